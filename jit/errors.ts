@@ -24,6 +24,8 @@ export class KilnError extends Error {
   readonly input?: number | string;
   readonly site?: string;
   readonly hint?: string;
+  /** The message without the location parts. */
+  readonly what: string;
   constructor(what: string, where: ErrorWhere = {}) {
     const parts: string[] = [];
     if (where.op) parts.push(where.op);
@@ -34,6 +36,7 @@ export class KilnError extends Error {
     if (where.hint) msg += `\n  hint: ${where.hint}`;
     super(msg);
     this.name = new.target.name;
+    this.what = what;
     this.op = where.op; this.node = where.node; this.input = where.input;
     this.site = where.site; this.hint = where.hint;
   }

@@ -20,7 +20,7 @@ export function apply(op: Op, inputs: readonly Tensor[], attrs: Attrs = {}, shap
   } catch (e) {
     if (e instanceof KilnError && !e.site) {
       const Ctor = e.constructor as new (m: string, w: ErrorWhere) => KilnError;
-      throw new Ctor(e.message.replace(/^[^:]*: /, ""), { op: e.op ?? op, input: e.input, node: e.node, site: site.toString(), hint: e.hint });
+      throw new Ctor(e.what, { op: e.op ?? op, input: e.input, node: e.node, site: site.toString(), hint: e.hint });
     }
     throw e;
   }
@@ -50,9 +50,11 @@ export function checkDType(op: string, d: unknown): DType {
 
 /** Normalizes a possibly negative axis; errors name the op. */
 export function normAxis(op: string, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1) && !(rank === 0 && axis === 0) || (rank === 0 && axis !== 0 && axis !== -1))
-    shapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`, `use an axis in [${-rank}, ${rank - 1}]`);
-  return axis < 0 ? axis + rank : axis;
+  // a 0-d tensor accepts axis 0 / -1 (as PyTorch does)
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -r || axis >= r)
+    shapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`, `use an axis in [${-r}, ${r - 1}]`);
+  return axis < 0 ? axis + r : axis;
 }
 
 /** Numpy broadcasting of two shapes. */
