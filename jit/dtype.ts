@@ -99,7 +99,7 @@ export function castValue(v: number, d: DType): number {
   switch (d) {
     case "float32": return Math.fround(v);
     case "float16": return fromHalfBits(toHalfBits(v));
-    case "bool": return v !== 0 && !Number.isNaN(v) ? 1 : 0;
+    case "bool": return v !== 0 ? 1 : 0; // NaN is true, as in numpy and ONNX Cast
     case "int32": return Number.isFinite(v) ? Math.trunc(v) | 0 : 0;
     case "int8": return Number.isFinite(v) ? (Math.trunc(v) << 24) >> 24 : 0;
     case "uint8": return Number.isFinite(v) ? Math.trunc(v) & 0xff : 0;

@@ -74,6 +74,7 @@ export function broadcastTo(t: Tensor, shape: Shape, op = "broadcastTo"): Tensor
   if (t.ndim > shape.length) shapeError(op, `cannot broadcast ${fmtShape(t.shape)} to ${fmtShape(shape)}`);
   let x = t;
   if (t.ndim < shape.length) x = apply("reshape", [t], {}, [...new Array(shape.length - t.ndim).fill(1), ...t.shape]);
+  if (x.shape.every((d, i) => d === shape[i])) return x;
   x.shape.forEach((d, i) => { if (d !== 1 && d !== shape[i]) shapeError(op, `cannot broadcast ${fmtShape(t.shape)} to ${fmtShape(shape)}`); });
   return apply("expand", [x], {}, shape);
 }

@@ -31,7 +31,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
     return out;
   }
   switch (n.op) {
-    case "where": { const out = new Float64Array(x.length); for (let i = 0; i < out.length; i++) out[i] = x[i] ? v[1]![i]! : v[2]![i]!; return out; }
+    case "where": { const out = new Float64Array(x.length); for (let i = 0; i < out.length; i++) out[i] = x[i] !== 0 ? v[1]![i]! : v[2]![i]!; return out; }
     case "cast": return x;
     case "reduce": return K.reduce(x, xs, a.axes!, a.fn!);
     case "argreduce": return K.argreduce(x, xs, a.axis!, a.fn!, !!a.selectLast);

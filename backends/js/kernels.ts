@@ -61,7 +61,7 @@ export function unaryFn(op: string, isIntType: boolean): (x: number) => number {
     case "floor": return isIntType ? (x) => x : Math.floor;
     case "ceil": return isIntType ? (x) => x : Math.ceil;
     case "round": return isIntType ? (x) => x : roundEven;
-    case "not": return (x) => (x ? 0 : 1);
+    case "not": return (x) => (x !== 0 ? 0 : 1);
     case "isnan": return (x) => (Number.isNaN(x) ? 1 : 0);
     case "isinf": return (x) => (x === Infinity || x === -Infinity ? 1 : 0);
   }
@@ -89,9 +89,9 @@ export function binaryFn(op: string, isIntType: boolean): (a: number, b: number)
     case "lt": return (a, b) => (a < b ? 1 : 0);
     case "le": return (a, b) => (a <= b ? 1 : 0);
     case "eq": return (a, b) => (a === b ? 1 : 0);
-    case "and": return (a, b) => (a && b ? 1 : 0);
-    case "or": return (a, b) => (a || b ? 1 : 0);
-    case "xor": return (a, b) => ((a ? 1 : 0) ^ (b ? 1 : 0));
+    case "and": return (a, b) => (a !== 0 && b !== 0 ? 1 : 0);
+    case "or": return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
+    case "xor": return (a, b) => ((a !== 0 ? 1 : 0) ^ (b !== 0 ? 1 : 0));
   }
   throw new Error(`internal: binary ${op}`);
 }

@@ -41,7 +41,7 @@ describe("store semantics", () => {
     expect(castValue(-129, "int8")).toBe(127);
     expect(castValue(NaN, "int32")).toBe(0);
     expect(castValue(0.1, "bool")).toBe(1);
-    expect(castValue(NaN, "bool")).toBe(0);
+    expect(castValue(NaN, "bool")).toBe(1);
     expect(castValue(0.1, "float32")).toBe(Math.fround(0.1));
   });
   it("int64 storage is BigInt64Array and round-trips", () => {
