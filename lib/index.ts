@@ -13,6 +13,7 @@ import "./ops/index.js";
 export { Tensor, type TensorLike, type TensorData, type NestedArray } from "./tensor.js";
 export * from "./creation.js";
 export * from "./ops/index.js";
+export * as nn from "./nn/index.js";
 export { jit, Explanation, type JitOptions, type Jitted } from "./jit.js";
 export { setEagerOpt } from "./realize.js";
 export type { DType } from "../jit/dtype.js";
