@@ -27,15 +27,15 @@ function apply(t: Tensor, v: View, s: Step): [Tensor, View | undefined] | undefi
       return [t.permute(perm), v.permute(perm)];
     }
     case "expand": {
-      const to = shape.map((d, i) => (d === 1 ? 1 + (s.r[i]! % 3) : d));
+      const to = shape.map((d, i) => (d === 1 ? 1 + (s.r[i % 4]! % 3) : d));
       return [t.expand(to), v.expand(to)];
     }
     case "slice": {
       const starts: number[] = [], ends: number[] = [], steps: number[] = [];
       shape.forEach((d, i) => {
-        const neg = s.r[i]! % 2 === 1 && d > 1;
-        const step = neg ? -1 - (s.r[i]! % 2) : 1 + (s.r[i]! % 2);
-        const a = s.r[i]! % Math.max(d, 1);
+        const neg = s.r[i % 4]! % 2 === 1 && d > 1;
+        const step = neg ? -1 - (s.r[i % 4]! % 2) : 1 + (s.r[i % 4]! % 2);
+        const a = s.r[i % 4]! % Math.max(d, 1);
         starts.push(neg ? d - 1 - a % d : a % Math.max(d, 1)); ends.push(neg ? -d - 1 : d); steps.push(step);
       });
       const r = t.slice(starts, ends, undefined, steps);
@@ -44,7 +44,7 @@ function apply(t: Tensor, v: View, s: Step): [Tensor, View | undefined] | undefi
       return [r, v.slice(st, steps, r.shape)];
     }
     case "pad": {
-      const b = shape.map((_, i) => s.r[i]! % 2), a = shape.map((_, i) => (s.r[i]! >> 1) % 2);
+      const b = shape.map((_, i) => s.r[i % 4]! % 2), a = shape.map((_, i) => (s.r[i % 4]! >> 1) % 2);
       return [t.pad(shape.map((_, i) => [b[i]!, a[i]!] as [number, number])), v.pad(b, a)];
     }
     case "reshape": {

@@ -1,0 +1,24 @@
+/**
+ * Builds the published package:
+ * - lib/index.ts → dist/index.js (ESM), dist/index.cjs (CommonJS, for `require("kiln")` and
+ *   tslab notebooks), and declarations for both (dist/index.d.ts, dist/index.d.cts);
+ * - examples/quickstart.ts → dist/quickstart.js, the model behind `kiln demo`. It imports
+ *   "kiln" (kept external), so it runs on the same dist/index.js as users' code.
+ * Runs on `npm install` / `npm ci` through the "prepare" script.
+ */
+import { defineConfig } from "tsup";
+
+const common = {
+  sourcemap: true,
+  splitting: false,
+  target: "es2022",
+  platform: "node",
+  outDir: "dist",
+  // both builds write to dist/ at once, so neither cleans it (a clean could race the other)
+  clean: false,
+} as const;
+
+export default defineConfig([
+  { ...common, entry: { index: "lib/index.ts" }, format: ["esm", "cjs"], dts: true },
+  { ...common, entry: { quickstart: "examples/quickstart.ts" }, format: ["esm"], dts: false, external: ["kiln"] },
+]);
