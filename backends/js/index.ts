@@ -32,7 +32,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
   }
   switch (n.op) {
     case "where": { const out = new Float64Array(x.length); for (let i = 0; i < out.length; i++) out[i] = x[i] !== 0 ? v[1]![i]! : v[2]![i]!; return out; }
-    case "cast": return x;
+    case "cast": return Float64Array.from(x); // rounded in place next: never alias the input
     case "reduce": return K.reduce(x, xs, a.axes!, a.fn!);
     case "argreduce": return K.argreduce(x, xs, a.axis!, a.fn!, !!a.selectLast);
     case "cumsum": return K.cumsum(x, xs, a.axis!, !!a.exclusive, !!a.reverse);
