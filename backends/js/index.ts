@@ -14,6 +14,7 @@ import { type HostBuffer, fromF64, toF64 } from "../../jit/buffer.js";
 import { castValue, isInt, itemSize } from "../../jit/dtype.js";
 import { CompileError, RuntimeError, KilnError } from "../../jit/errors.js";
 import * as K from "./kernels.js";
+import { setConstEvaluator } from "../../jit/passes/fold.js";
 
 const UNARY = new Set<string>(UNARY_OPS), BINARY = new Set<string>(BINARY_OPS);
 
@@ -26,7 +27,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
     return x.map(f);
   }
   if (BINARY.has(n.op)) {
-    const f = K.binaryFn(n.op, intIn), y = v[1]!, out = new Float64Array(x.length);
+    const f = K.binaryFn(n.op, intIn, n.inputs[0]!.dtype === "int64"), y = v[1]!, out = new Float64Array(x.length);
     for (let i = 0; i < out.length; i++) out[i] = f(x[i]!, y[i]!);
     return out;
   }
@@ -42,7 +43,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
     case "slice": return K.slice(x, xs, n.shape, a.starts!, a.steps!);
     case "pad": return K.pad(x, xs, a.pads!, a.mode ?? "constant", a.padValue ?? 0);
     case "concat": return K.concat(v, n.inputs.map((i) => i.shape), a.axis!);
-    case "matmul": return K.matmul(x, v[1]!, xs, n.inputs[1]!.shape);
+    case "matmul": return K.matmul(x, v[1]!, xs, n.inputs[1]!.shape, intIn ? (n.dtype === "int64" ? 64 : 32) : 0);
     case "conv": return K.conv(x, v[1]!, n);
     case "convTranspose": return K.convTranspose(x, v[1]!, n);
     case "pool": return K.pool(x, n);
@@ -58,6 +59,14 @@ function roundTo(out: Float64Array, n: Node): Float64Array {
   if (d === "float32") { for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i]!); }
   else for (let i = 0; i < out.length; i++) out[i] = castValue(out[i]!, d);
   return out;
+}
+
+/**
+ * Evaluates one node on host values with the reference semantics: what constant folding uses,
+ * so a folded constant is exactly what the interpreter would have computed.
+ */
+export function evalNodeOnHost(n: Node, inputs: readonly HostBuffer[]): HostBuffer {
+  return fromF64(n.dtype, n.shape, roundTo(evalNode(n, inputs.map(toF64)), n));
 }
 
 class Interpreter implements Executable {
@@ -112,3 +121,4 @@ export const jsBackend: Backend = {
 };
 
 registerBackend(jsBackend);
+setConstEvaluator(evalNodeOnHost);

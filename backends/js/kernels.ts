@@ -68,12 +68,13 @@ export function unaryFn(op: string, isIntType: boolean): (x: number) => number {
   throw new Error(`internal: unary ${op}`);
 }
 
-export function binaryFn(op: string, isIntType: boolean): (a: number, b: number) => number {
+export function binaryFn(op: string, isIntType: boolean, wide = true): (a: number, b: number) => number {
   switch (op) {
     case "add": return (a, b) => a + b;
     case "sub": return (a, b) => a - b;
     // integer products past 2^53 are formed exactly, then wrapped to int64
-    case "mul": return isIntType ? (a, b) => { const p = a * b; return Math.abs(p) <= Number.MAX_SAFE_INTEGER ? p : Number(BigInt.asIntN(64, BigInt(a) * BigInt(b))); } : (a, b) => a * b;
+    // (32-bit integers: Math.imul keeps the low bits exact; int64 wraps through BigInt)
+    case "mul": return !isIntType ? (a, b) => a * b : !wide ? Math.imul : (a, b) => { const p = a * b; return Math.abs(p) <= Number.MAX_SAFE_INTEGER ? p : Number(BigInt.asIntN(64, BigInt(a) * BigInt(b))); };
     // integer division truncates toward zero (C, ONNX); x/0 on integers gives 0
     case "div": return isIntType ? (a, b) => (b === 0 ? 0 : Math.trunc(a / b)) : (a, b) => a / b;
     case "pow": return Math.pow;
@@ -205,10 +206,21 @@ export function concat(xs: F64[], shapes: Shape[], axis: number): F64 {
   return out;
 }
 
-export function matmul(a: F64, b: F64, as: Shape, bs: Shape): F64 {
+export function matmul(a: F64, b: F64, as: Shape, bs: Shape, intBits = 0): F64 {
   const r = as.length, M = as[r - 2]!, K = as[r - 1]!, N = bs[r - 1]!;
   const batch = numel(as.slice(0, r - 2));
   const out = new Float64Array(batch * M * N);
+  if (intBits) {
+    // integer products and sums past 2^53 are formed exactly, then wrapped to the output's width
+    for (let t = 0; t < batch; t++)
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let acc = 0n;
+          for (let k = 0; k < K; k++) acc += BigInt(a[t * M * K + i * K + k]!) * BigInt(b[t * K * N + k * N + j]!);
+          out[t * M * N + i * N + j] = Number(BigInt.asIntN(intBits, acc));
+        }
+    return out;
+  }
   for (let t = 0; t < batch; t++)
     for (let i = 0; i < M; i++)
       for (let k = 0; k < K; k++) {

@@ -299,7 +299,8 @@ class Fuser {
       else if (!this.opts.fuse && !MOVEMENT.has(n.op)) this.materialized.add(n);
       else if (ANCHORS.has(n.op)) {
         const u = this.uses.get(n) ?? [];
-        if (u.length !== 1 || !ELEMENTWISE.has(u[0]!.op) || !sameShape(u[0]!.shape, n.shape)) this.materialized.add(n);
+        // scatter writes scattered positions, so it cannot hand a value to an epilogue
+        if (n.op === "scatterElements" || u.length !== 1 || !ELEMENTWISE.has(u[0]!.op) || !sameShape(u[0]!.shape, n.shape)) this.materialized.add(n);
       }
     }
     for (let round = 0; ; round++) {

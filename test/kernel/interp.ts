@@ -55,7 +55,7 @@ function runKernel(k: Kernel, plan: Plan, read: (b: number, i: number) => number
     };
     const round = (v: Float64Array, d: DType) => v.map((x) => castValue(x, d));
     switch (a.op) {
-      case "matmul": anchorVals = matmul(operand(a.a), operand(a.b), a.a.view.shape, a.b.view.shape); break;
+      case "matmul": anchorVals = matmul(operand(a.a), operand(a.b), a.a.view.shape, a.b.view.shape, isInt(n.dtype) ? (n.dtype === "int64" ? 64 : 32) : 0); break;
       case "conv": anchorVals = conv(operand(a.x), operand(a.w), n); break;
       case "convTranspose": anchorVals = convTranspose(operand(a.x), operand(a.w), n); break;
       case "pool": anchorVals = pool(operand(a.x), n); break;
@@ -97,7 +97,7 @@ function runKernel(k: Kernel, plan: Plan, read: (b: number, i: number) => number
           case "where": v = ev(e.args[0]!) !== 0 ? ev(e.args[1]!) : ev(e.args[2]!); break;
           default: {
             const intIn = isInt(e.args[0]!.dtype);
-            v = e.args.length === 1 ? unaryFn(e.op, intIn)(ev(e.args[0]!)) : binaryFn(e.op, intIn)(ev(e.args[0]!), ev(e.args[1]!));
+            v = e.args.length === 1 ? unaryFn(e.op, intIn)(ev(e.args[0]!)) : binaryFn(e.op, intIn, e.args[0]!.dtype === "int64")(ev(e.args[0]!), ev(e.args[1]!));
           }
         }
         v = castValue(v, e.dtype);
