@@ -8,6 +8,7 @@
  * console.log(await f(randn([3, 4], { seed: 1 })).toArray());
  */
 import "../backends/js/index.js";
+import "../backends/wasm/index.js";
 import "./ops/index.js";
 
 export { Tensor, type TensorLike, type TensorData, type NestedArray } from "./tensor.js";

@@ -57,13 +57,16 @@ function fromAcc(f: FunctionBuilder, d: DType, ctx: KernelCtx): void {
 
 /** Pushes an index value (int32/int64 element) as i32, normalized and bounds-checked. */
 function emitIndex(f: FunctionBuilder, dt: DType, dim: number, ctx: KernelCtx, k: Kernel): void {
-  const i = scratch(f, "i64", 11);
-  if (dt === "int64") f.local_set(i); else f.i64_extend_i32_s().local_set(i);
+  const i = scratch(f, "i64", 11), orig = scratch(f, "i64", 18);
+  if (dt === "int64") f.local_tee(orig).local_set(i); else f.i64_extend_i32_s().local_tee(orig).local_set(i);
   // negative counts from the end
-  f.local_get(i).local_get(i).i64_const(BigInt(dim)).i64_add().local_get(i).i64_const(0n).i64_lt_s().select().local_tee(i);
+  f.local_get(i).i64_const(BigInt(dim)).i64_add().local_get(i).local_get(i).i64_const(0n).i64_lt_s().select().local_tee(i);
   f.i64_const(BigInt(dim)).i64_ge_u();
   f.if();
+  // report (kernel, index as given, dimension) and read element 0 instead
   f.i32_const(ctx.errorAddr).i32_const(k.id + 1).i32_store(0, 4);
+  f.i32_const(ctx.errorAddr + 4).local_get(orig).i32_wrap_i64().i32_store(0, 4);
+  f.i32_const(ctx.errorAddr + 8).i32_const(dim).i32_store(0, 4);
   f.i64_const(0n).local_set(i);
   f.end();
   f.local_get(i).i32_wrap_i64();

@@ -92,12 +92,12 @@ class WasmExecutable implements Executable {
       if (x.dtype !== b.dtype || x.data.length !== b.size) throw new RuntimeError(`input ${i} is ${x.dtype}[${x.shape}], the graph was compiled for ${b.dtype} with ${b.size} elements`);
       mem.set(bufferBytes(x), this.addrs[id]!);
     });
-    const err = new Int32Array(this.memory.buffer, ERROR_ADDR, 1);
+    const err = new Int32Array(this.memory.buffer, ERROR_ADDR, 3);
     err[0] = 0;
     this.runAll();
     if (err[0]) {
       const k = plan.kernels[err[0] - 1]!, n = k.anchor?.node;
-      throw new RuntimeError("an index is out of range", { op: n?.op, node: n ? `%${n.id}` : undefined, site: n?.site?.toString(), hint: "indices must lie in [-size, size) of the indexed axis" });
+      throw new RuntimeError(`index ${err[1]} is out of range for a dimension of size ${err[2]}`, { op: n?.op, node: n ? `%${n.id}` : undefined, site: n?.site?.toString(), hint: "indices must lie in [-size, size) of the indexed axis" });
     }
     return plan.outputs.map((o) => {
       const b = plan.buffers[o.buf]!;

@@ -27,6 +27,6 @@ describe("wasm backend", () => {
         const d = diff(got[i]!, r);
         if (d) throw new Error(`output ${i}: ${d}\n${printGraph(g)}\n${exe.explain().slice(0, 2).map((s) => s.text).join("\n")}`);
       });
-    }), { numRuns: 1500 });
+    }), { numRuns: 500 });
   });
 });
