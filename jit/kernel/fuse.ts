@@ -173,7 +173,8 @@ class KernelBuilder {
     const atReduced = v && sameView(v, View.contiguous(n.shape));
     const broadcast = v && sameView(v, View.contiguous(n.shape).expand(full));
     if (!atReduced && !broadcast) throw new Refuse(n);
-    if (this.anchor) throw new Refuse(n);
+    // a reduction is worth more inside this kernel than an anchor at its base: store the anchor
+    if (this.anchorNode) throw new Refuse(this.anchorNode);
     if (this.shape === undefined) { this.shape = full; this.reduceAxes = axes; }
     else if (!sameShape(this.shape, full) || this.reduceAxes!.join() !== axes.join()) throw new Refuse(n);
     let s = this.accOf.get(n);
