@@ -18,6 +18,9 @@ import { setConstEvaluator } from "../../jit/passes/fold.js";
 
 const UNARY = new Set<string>(UNARY_OPS), BINARY = new Set<string>(BINARY_OPS);
 
+/** Integer width a node's result wraps at (0 for floats and bool). */
+const intBits = (n: Node): number => (n.dtype === "int64" ? 64 : isInt(n.dtype) ? 32 : 0);
+
 /** Evaluates one node given its inputs' values (unrounded math; the caller rounds). */
 function evalNode(n: Node, v: Float64Array[]): Float64Array {
   const x = v[0]!, xs = n.inputs[0]?.shape ?? [], a = n.attrs;
@@ -34,7 +37,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
   switch (n.op) {
     case "where": { const out = new Float64Array(x.length); for (let i = 0; i < out.length; i++) out[i] = x[i] !== 0 ? v[1]![i]! : v[2]![i]!; return out; }
     case "cast": return Float64Array.from(x); // rounded in place next: never alias the input
-    case "reduce": return K.reduce(x, xs, a.axes!, a.fn!);
+    case "reduce": return K.reduce(x, xs, a.axes!, a.fn!, intBits(n));
     case "argreduce": return K.argreduce(x, xs, a.axis!, a.fn!, !!a.selectLast);
     case "cumsum": return K.cumsum(x, xs, a.axis!, !!a.exclusive, !!a.reverse);
     case "reshape": return x;
@@ -43,7 +46,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
     case "slice": return K.slice(x, xs, n.shape, a.starts!, a.steps!);
     case "pad": return K.pad(x, xs, a.pads!, a.mode ?? "constant", a.padValue ?? 0);
     case "concat": return K.concat(v, n.inputs.map((i) => i.shape), a.axis!);
-    case "matmul": return K.matmul(x, v[1]!, xs, n.inputs[1]!.shape, intIn ? (n.dtype === "int64" ? 64 : 32) : 0);
+    case "matmul": return K.matmul(x, v[1]!, xs, n.inputs[1]!.shape, intBits(n));
     case "conv": return K.conv(x, v[1]!, n);
     case "convTranspose": return K.convTranspose(x, v[1]!, n);
     case "pool": return K.pool(x, n);

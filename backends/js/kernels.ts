@@ -97,7 +97,12 @@ export function binaryFn(op: string, isIntType: boolean, wide = true): (a: numbe
   throw new Error(`internal: binary ${op}`);
 }
 
-export function reduce(x: F64, shape: Shape, axes: readonly number[], fn: string): F64 {
+/**
+ * Reduction over axes (kept as size 1). With `intBits` (32 or 64), integer sums and products
+ * are formed exactly and wrapped to that width, as integer hardware would.
+ */
+export function reduce(x: F64, shape: Shape, axes: readonly number[], fn: string, intBits = 0): F64 {
+  if (intBits && (fn === "sum" || fn === "prod")) return reduceInt(x, shape, axes, fn, intBits);
   const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const os = stridesOf(outShape);
   const init = fn === "sum" ? 0 : fn === "prod" ? 1 : fn === "max" ? -Infinity : Infinity;
@@ -115,6 +120,19 @@ export function reduce(x: F64, shape: Shape, axes: readonly number[], fn: string
   });
   for (let i = 0; i < out.length; i++) if (nan[i]) out[i] = NaN;
   return out;
+}
+
+function reduceInt(x: F64, shape: Shape, axes: readonly number[], fn: string, bits: number): F64 {
+  const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const os = stridesOf(outShape);
+  const acc: bigint[] = new Array(numel(outShape)).fill(fn === "sum" ? 0n : 1n);
+  eachCoord(shape, (c, flat) => {
+    let o = 0;
+    for (let d = 0; d < c.length; d++) if (outShape[d] !== 1) o += c[d]! * os[d]!;
+    const v = BigInt(x[flat]!);
+    acc[o] = BigInt.asIntN(bits, fn === "sum" ? acc[o]! + v : acc[o]! * v);
+  });
+  return Float64Array.from(acc, Number);
 }
 
 export function argreduce(x: F64, shape: Shape, axis: number, fn: string, selectLast: boolean): F64 {

@@ -30,6 +30,10 @@ export interface KernelCtx extends ScalarEnv {
 
 type Scope = Map<KExpr, number>;
 
+/** Ops with a 4-lane f32 form (transcendentals join when the wasm math library does). */
+const VEC_OPS = new Set(["neg", "abs", "sqrt", "floor", "ceil", "round", "recip", "not", "isnan", "isinf",
+  "add", "sub", "mul", "div", "max", "min", "lt", "le", "eq", "and", "or", "xor"]);
+
 export interface EmittedKernel { readonly func: FuncRef; readonly workItems: number }
 
 export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel {
@@ -51,6 +55,8 @@ class LoopEmitter {
   private readonly levelOfDim = new Map<number, number>();
   private readonly levels = new Map<KExpr, { level: number; acc: boolean }>();
   private readonly scopes: Scope[] = [];
+  /** Vector values (v128 locals) per loop scope, parallel to `scopes`. */
+  private readonly vscopes: Scope[] = [];
   private readonly accLocal: number[] = [];
   readonly workItems: number;
 
@@ -191,40 +197,66 @@ class LoopEmitter {
   emit(): void {
     const f = this.f, k = this.k;
     this.scopes.push(new Map());
+    this.vscopes.push(new Map());
     // dims of extent 1 (or not looped) sit at coordinate 0
     this.coord.forEach((c) => f.i32_const(0).local_set(c));
     const roots = [...k.stages.map((s) => s.expr), k.value];
     this.hoist(roots, -1, false);
-    this.outerLoop(0, roots);
+    if (this.nOuter === 0) { this.phases(); return; }
+    // without reduced dims the store is the innermost work of the outer nest
+    const storeOnly = k.stages.length === 0;
+    this.nest(this.outer, 0, roots, false, storeOnly ? () => this.store(true) : undefined, storeOnly ? (v) => this.store(false, v) : undefined, () => this.phases());
   }
 
-  private loop(dim: number, from: "start" | 0, to: number | "end", body: () => void): void {
+  /**
+   * Loops over `dims` (levels from `level0`), hoisting each level's expressions. The innermost
+   * loop runs `vec` 4 elements at a time when `vecOk` says the phase vectorizes, then `body`
+   * for the rest; `inner` replaces both when given (work that is not itself a loop body).
+   */
+  private nest(dims: readonly number[], level0: number, roots: readonly KExpr[], withAcc: boolean,
+    vecOk: (() => boolean) | undefined, vec: ((v: boolean) => void) | undefined, body: () => void): void {
+    const go = (j: number): void => {
+      // only the outermost outer loop takes its range from the (start, end) parameters
+      const d = dims[j]!, level = level0 + j, first = dims === this.outer && j === 0;
+      const innermost = j === dims.length - 1;
+      const lo: "start" | 0 = first ? "start" : 0, hi: number | "end" = first ? "end" : this.k.shape[d]!;
+      if (innermost && vecOk && vec && this.k.shape[d]! >= 4 && vecOk() && this.vectorizable(roots, level)) {
+        this.loop(d, lo, hi, () => { this.hoistVec = level; vec(true); this.hoistVec = -2; }, 4);
+        this.loop(d, "continue", hi, () => { this.hoist(roots, level, withAcc); vec(false); });
+      } else {
+        this.loop(d, lo, hi, () => {
+          this.hoist(roots, level, withAcc);
+          if (innermost) body(); else go(j + 1);
+        });
+      }
+    };
+    if (dims.length) go(0); else body();
+  }
+
+  private hoistVec = -2;
+
+  private loop(dim: number, from: "start" | 0 | "continue", to: number | "end", body: () => void, step = 1): void {
     const f = this.f, c = this.coord[dim]!;
-    if (from === "start") f.local_get(0).local_set(c); else f.i32_const(0).local_set(c);
+    if (from === "start") f.local_get(0).local_set(c); else if (from === 0) f.i32_const(0).local_set(c);
     const exit = f.block();
     const top = f.loop();
     f.local_get(c);
+    if (step > 1) f.i32_const(step - 1).i32_add();
     if (to === "end") f.local_get(1); else f.i32_const(to);
     f.i32_ge_s().br_if(exit);
     this.scopes.push(new Map());
+    this.vscopes.push(new Map());
     body();
+    this.vscopes.pop();
     this.scopes.pop();
-    f.local_get(c).i32_const(1).i32_add().local_set(c).br(top);
+    f.local_get(c).i32_const(step).i32_add().local_set(c).br(top);
     f.end().end();
-  }
-
-  private outerLoop(level: number, roots: readonly KExpr[]): void {
-    if (level === this.nOuter) { this.phases(); return; }
-    const d = this.outer[level]!;
-    this.loop(d, level === 0 ? "start" : 0, level === 0 ? "end" : this.k.shape[d]!, () => {
-      this.hoist(roots, level, false);
-      this.outerLoop(level + 1, roots);
-    });
   }
 
   private phases(): void {
     const f = this.f, k = this.k;
     const last = this.nOuter - 1;
+    const rLevel = this.nOuter;
     k.stages.forEach((s, i) => {
       this.hoist([s.expr], last, true);
       // accumulate in f64 (floats) like the reference, then round to the stage's dtype
@@ -238,11 +270,22 @@ class LoopEmitter {
       else if (t === "i64") f.i64_const(s.fn === "max" ? -(2n ** 63n) : 2n ** 63n - 1n);
       else f.i32_const(s.fn === "max" ? -(2 ** 31) : 2 ** 31 - 1);
       f.local_set(acc);
-      this.reducedLoop(0, [s.expr], () => {
-        this.value(s.expr);
-        if (t === "f64") f.f64_promote_f32();
-        this.combine(s.fn, t, acc);
-      });
+      // vector lanes accumulate separately (f64x2 pairs for sum/prod), folded into acc after the loop
+      let vacc: number[] | undefined;
+      const vecOk = () => s.dtype === "float32";
+      const vec = (v: boolean) => {
+        if (!v) { this.value(s.expr); if (t === "f64") f.f64_promote_f32(); this.combine(s.fn, t, acc); return; }
+        if (!vacc) throw new Error("internal: vector accumulators");
+        this.vvalue(s.expr);
+        this.vcombine(s.fn, vacc);
+      };
+      const before = () => {
+        if (!(vecOk() && this.reduced.length && this.k.shape[this.reduced[this.reduced.length - 1]!]! >= 4 && this.vectorizable([s.expr], rLevel + this.reduced.length - 1))) return;
+        vacc = this.vinit(s.fn);
+      };
+      before();
+      this.nest(this.reduced, rLevel, [s.expr], true, vacc ? vecOk : undefined, vacc ? vec : undefined, () => vec(false));
+      if (vacc) this.vfold(s.fn, vacc, acc, t);
       const out = f.local(valType(s.dtype));
       f.local_get(acc);
       if (t === "f64") {
@@ -254,34 +297,193 @@ class LoopEmitter {
       }
       f.local_set(out);
       this.accLocal[i] = out;
+      // reduced coordinates return to 0 for what follows
+      for (const d of this.reduced) f.i32_const(0).local_set(this.coord[d]!);
     });
     this.hoist([k.value], last, true);
     const storeLoops = k.reduceAxes.length > 0 && k.outShape.every((d, i) => d === k.shape[i]);
-    const store = () => {
-      const size = itemSize(k.outShape.length ? this.ctx.plan.buffers[k.out]!.dtype : this.ctx.plan.buffers[k.out]!.dtype);
-      const dt = this.ctx.plan.buffers[k.out]!.dtype;
-      f.i32_const(this.ctx.addr(k.out));
-      let st = 1;
-      for (let d = k.outShape.length - 1; d >= 0; d--) {
-        if (k.outShape[d]! > 1) { f.local_get(this.coord[d]!); if (st * size !== 1) f.i32_const(st * size).i32_mul(); f.i32_add(); }
-        st *= k.outShape[d]!;
-      }
-      this.value(k.value);
-      if (k.value.dtype !== dt) emitCast(f, k.value.dtype, dt, this.ctx);
-      emitStore(f, dt, this.ctx);
-    };
-    if (storeLoops) this.reducedLoop(0, [k.value], store);
-    else store();
+    if (storeLoops) {
+      this.nest(this.reduced, rLevel, [k.value], true, () => this.store(true), (v) => this.store(false, v), () => this.store(false, false));
+      for (const d of this.reduced) f.i32_const(0).local_set(this.coord[d]!);
+    } else this.store(false, false);
   }
 
-  private reducedLoop(j: number, roots: readonly KExpr[], body: () => void): void {
-    if (j === this.reduced.length) { body(); return; }
-    const d = this.reduced[j]!;
-    this.loop(d, 0, this.k.shape[d]!, () => {
-      this.hoist(roots, this.nOuter + j, true);
-      this.reducedLoop(j + 1, roots, body);
-    });
-    this.f.i32_const(0).local_set(this.coord[d]!);
+  /** Emits the store of the kernel's value (vector: 4 lanes). As a check (probe = true): whether a vector store is possible. */
+  private store(probe: true): boolean;
+  private store(probe: false, vector: boolean): void;
+  private store(probe: boolean, vector = false): boolean | void {
+    const f = this.f, k = this.k;
+    const dt = this.ctx.plan.buffers[k.out]!.dtype;
+    if (probe) {
+      // contiguous along the innermost looped dim: every later dim of the output has size 1
+      const loops = [...this.outer, ...(k.outShape.every((d, i) => d === k.shape[i]) ? this.reduced : [])];
+      const inner = loops[loops.length - 1];
+      return dt === "float32" && k.value.dtype === "float32" && inner !== undefined && k.outShape.slice(inner + 1).every((d) => d === 1) && !k.anchor;
+    }
+    const size = itemSize(dt);
+    f.i32_const(this.ctx.addr(k.out));
+    let st = 1;
+    for (let d = k.outShape.length - 1; d >= 0; d--) {
+      if (k.outShape[d]! > 1) { f.local_get(this.coord[d]!); if (st * size !== 1) f.i32_const(st * size).i32_mul(); f.i32_add(); }
+      st *= k.outShape[d]!;
+    }
+    if (vector) { this.vvalue(k.value); f.v128_store(0, 4); return; }
+    this.value(k.value);
+    if (k.value.dtype !== dt) emitCast(f, k.value.dtype, dt, this.ctx);
+    emitStore(f, dt, this.ctx);
+  }
+
+  /** Whether every expression of `roots` at `level` has a 4-lane f32 form. */
+  private vectorizable(roots: readonly KExpr[], level: number): boolean {
+    const seen = new Set<KExpr>();
+    const ok = (e: KExpr): boolean => {
+      if (seen.has(e)) return true;
+      seen.add(e);
+      const l = this.levelOf(e);
+      if (l.level < level) return valType(e.dtype) === "f32" || e.dtype === "bool" ? true : false;
+      const fdt = e.dtype === "float32";
+      switch (e.op) {
+        case "load": {
+          const d = this.innerDim(level);
+          return fdt && e.view.strides[d] === 1 && !(e.view.mask && (e.view.mask[d]![0] > 0 || e.view.mask[d]![1] < e.view.shape[d]!));
+        }
+        case "const": return true;
+        case "acc": case "anchor": case "select": return false;
+        case "where": return fdt && e.args.every(ok);
+        case "cast": return fdt && e.args[0]!.dtype === "float32" && ok(e.args[0]!);
+      }
+      if (!e.args.every((a) => a.dtype === "float32" || a.dtype === "bool") || !e.args.every(ok)) return false;
+      const logic = ["and", "or", "xor"].includes(e.op);
+      // masks combine bitwise; logic on float values yields 1.0/0.0 (scalar only)
+      if (logic !== e.args.every((a) => a.dtype === "bool")) return false;
+      if (e.args.some((a) => a.dtype === "bool") && !logic && e.op !== "not") return false;
+      return VEC_OPS.has(e.op);
+    };
+    return roots.every(ok);
+  }
+
+  private innerDim(level: number): number {
+    return [...this.outer, ...this.reduced][level]!;
+  }
+
+  private vcached(e: KExpr): number | undefined {
+    for (let i = this.vscopes.length - 1; i >= 0; i--) { const l = this.vscopes[i]!.get(e); if (l !== undefined) return l; }
+    return undefined;
+  }
+
+  /** Pushes e as a v128 (4 consecutive positions of the innermost dim); lower-level values are splatted. */
+  private vvalue(e: KExpr): void {
+    const f = this.f;
+    const c = this.vcached(e);
+    if (c !== undefined) { f.local_get(c); return; }
+    const l = this.levelOf(e);
+    if (l.level < this.hoistVec || e.op === "const") {
+      if (e.op === "const") { if (e.dtype === "bool") f.i32_const(e.value ? -1 : 0).i32x4_splat(); else f.f32_const(e.value).f32x4_splat(); }
+      else if (e.dtype === "bool") { const t = scratch(f, "i32", 23); this.value(e); f.local_set(t).i32_const(0).local_get(t).i32_sub().i32x4_splat(); }
+      else { this.value(e); f.f32x4_splat(); }
+    } else this.vcompute(e);
+    const loc = f.local("v128");
+    f.local_tee(loc);
+    this.vscopes[this.vscopes.length - 1]!.set(e, loc);
+  }
+
+  private vcompute(e: KExpr): void {
+    const f = this.f;
+    switch (e.op) {
+      case "load": {
+        const v = e.view, base = this.ctx.addr(e.buf);
+        f.i32_const(base + v.offset * 4);
+        v.shape.forEach((ext, i) => { if (ext > 1 && v.strides[i] !== 0 && this.k.shape[i]! > 1) { f.local_get(this.coord[i]!); if (v.strides[i]! * 4 !== 1) f.i32_const(v.strides[i]! * 4).i32_mul(); f.i32_add(); } });
+        f.v128_load(0, 4);
+        return;
+      }
+      case "where": this.vvalue(e.args[1]!); this.vvalue(e.args[2]!); this.vvalue(e.args[0]!); f.v128_bitselect(); return;
+      case "cast": this.vvalue(e.args[0]!); return;
+      case "const": case "acc": case "anchor": case "select": throw new Error("internal: not vectorizable");
+    }
+    const args = e.args;
+    if (args.length === 1) {
+      this.vvalue(args[0]!);
+      switch (e.op) {
+        case "neg": f.f32x4_neg(); return;
+        case "abs": f.f32x4_abs(); return;
+        case "sqrt": f.f32x4_sqrt(); return;
+        case "floor": f.f32x4_floor(); return;
+        case "ceil": f.f32x4_ceil(); return;
+        case "round": f.f32x4_nearest(); return;
+        case "recip": { const t = scratch(f, "v128", 20); f.local_set(t).f32_const(1).f32x4_splat().local_get(t).f32x4_div(); return; }
+        case "not": if (args[0]!.dtype === "bool") f.v128_not(); else f.f32_const(0).f32x4_splat().f32x4_eq(); return;
+        case "isnan": { const t = scratch(f, "v128", 20); f.local_tee(t).local_get(t).f32x4_ne(); return; }
+        case "isinf": f.f32x4_abs().f32_const(Infinity).f32x4_splat().f32x4_eq(); return;
+      }
+      throw new Error(`internal: vector ${e.op}`);
+    }
+    this.vvalue(args[0]!); this.vvalue(args[1]!);
+    switch (e.op) {
+      case "add": f.f32x4_add(); return;
+      case "sub": f.f32x4_sub(); return;
+      case "mul": f.f32x4_mul(); return;
+      case "div": f.f32x4_div(); return;
+      case "max": f.f32x4_max(); return;
+      case "min": f.f32x4_min(); return;
+      case "lt": f.f32x4_lt(); return;
+      case "le": f.f32x4_le(); return;
+      case "eq": f.f32x4_eq(); return;
+      case "and": f.v128_and(); return;
+      case "or": f.v128_or(); return;
+      case "xor": f.v128_xor(); return;
+    }
+    throw new Error(`internal: vector ${e.op}`);
+  }
+
+  /** Vector accumulators: two f64x2 for sum/prod (the reference's f64 precision), one f32x4 for max/min. */
+  private vinit(fn: string): number[] {
+    const f = this.f;
+    if (fn === "sum" || fn === "prod") {
+      const a = f.local("v128"), b = f.local("v128");
+      f.f64_const(fn === "sum" ? 0 : 1).f64x2_splat().local_tee(a).local_set(b);
+      return [a, b];
+    }
+    const a = f.local("v128"), nan = f.local("v128");
+    f.f32_const(fn === "max" ? -Infinity : Infinity).f32x4_splat().local_set(a);
+    f.v128_const_i32x4(0, 0, 0, 0).local_set(nan);
+    return [a, nan];
+  }
+
+  private vcombine(fn: string, acc: number[]): void {
+    const f = this.f, v = scratch(f, "v128", 21);
+    f.local_set(v);
+    if (fn === "sum" || fn === "prod") {
+      const op = () => (fn === "sum" ? f.f64x2_add() : f.f64x2_mul());
+      f.local_get(acc[0]!).local_get(v).f64x2_promote_low_f32x4(); op(); f.local_set(acc[0]!);
+      f.local_get(acc[1]!).local_get(v).local_get(v).i8x16_shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2_promote_low_f32x4(); op(); f.local_set(acc[1]!);
+      return;
+    }
+    // NaNs are tracked apart so the result is NaN whatever the lane order
+    f.local_get(acc[1]!).local_get(v).local_get(v).f32x4_ne().v128_or().local_set(acc[1]!);
+    f.local_get(acc[0]!).local_get(v);
+    fn === "max" ? f.f32x4_pmax() : f.f32x4_pmin();
+    f.local_set(acc[0]!);
+  }
+
+  /** Folds vector lanes into the scalar accumulator (which the scalar tail then continues). */
+  private vfold(fn: string, acc: number[], out: number, t: ValType): void {
+    const f = this.f;
+    if (t !== "f64") throw new Error("internal: vector fold type");
+    if (fn === "sum" || fn === "prod") {
+      const op = () => (fn === "sum" ? f.f64_add() : f.f64_mul());
+      for (const a of acc) for (const lane of [0, 1]) { f.local_get(out).local_get(a).f64x2_extract_lane(lane); op(); f.local_set(out); }
+      return;
+    }
+    for (let lane = 0; lane < 4; lane++) {
+      const v = scratch(f, "f64", 22);
+      f.local_get(acc[0]!).f32x4_extract_lane(lane).f64_promote_f32().local_set(v);
+      f.local_get(v).local_get(out).local_get(v).local_get(out);
+      fn === "max" ? f.f64_gt() : f.f64_lt();
+      f.select().local_set(out);
+    }
+    // any NaN seen makes the result NaN
+    f.f64_const(NaN).local_get(out).local_get(acc[1]!).v128_any_true().select().local_set(out);
   }
 
   private combine(fn: string, t: ValType, acc: number): void {

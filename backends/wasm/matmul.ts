@@ -106,14 +106,15 @@ export function planMatmul(spec: MatmulSpec): MatmulPlan {
 
   // Micro-tile: 6×8 for tall problems; few rows get wider tiles so enough accumulators hide
   // the multiply-add latency.
-  let mr = t.mr ?? 6, nv = t.nv ?? 2;
+  const relaxed = !!spec.features.relaxedSimd;
+  let mr = t.mr ?? (relaxed ? 6 : 5), nv = t.nv ?? 2;
   if (t.mr === undefined && t.nv === undefined && M < mr) {
     mr = Math.max(1, M);
     nv = mr === 1 ? 8 : mr === 2 ? 6 : mr <= 3 ? 3 : 2;
   }
   checkInt("tuning.mr", mr, 1, 8); checkInt("tuning.nv", nv, 1, 8);
   const nr = 4 * nv;
-  const unroll = t.unroll ?? 8;
+  const unroll = t.unroll ?? 1;
   checkInt("tuning.unroll", unroll, 1, 32);
   const kc = Math.max(1, Math.min(t.kc ?? 256, K));
   checkInt("tuning.kc", kc, 1);

@@ -109,10 +109,14 @@ function runKernel(k: Kernel, plan: Plan, read: (b: number, i: number) => number
     k.stages.forEach((s, si) => {
       let a = s.fn === "sum" ? 0 : s.fn === "prod" ? 1 : s.fn === "max" ? -Infinity : Infinity;
       let nan = false;
+      // integer sums/products wrap exactly, like the reference
+      const bits = s.dtype === "int64" ? 64 : isInt(s.dtype) ? 32 : 0;
+      let big = s.fn === "prod" ? 1n : 0n;
       eachCoord(innerShape, (ic) => {
         const c = oc.map((x, i) => (R.has(i) ? ic[i]! : x));
         const v = evalAt(c)(s.expr);
-        if (s.fn === "sum") a += v; else if (s.fn === "prod") a *= v;
+        if (bits && (s.fn === "sum" || s.fn === "prod")) { big = BigInt.asIntN(bits, s.fn === "sum" ? big + BigInt(v) : big * BigInt(v)); a = Number(big); }
+        else if (s.fn === "sum") a += v; else if (s.fn === "prod") a *= v;
         else if (Number.isNaN(v)) nan = true; else if (s.fn === "max" ? v > a : v < a) a = v;
       });
       acc[si] = castValue(nan ? NaN : a, s.dtype);
