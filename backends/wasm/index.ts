@@ -11,11 +11,11 @@ import { registerBackend, type Backend, type Executable, type CompileOptions, ty
 import type { Graph } from "../../jit/graph.js";
 import { lower, printKernel, type Plan } from "../../jit/kernel/index.js";
 import { type HostBuffer, hostBuffer, bufferBytes } from "../../jit/buffer.js";
-import { allocStorage, itemSize, toHalfBits, fromHalfBits } from "../../jit/dtype.js";
+import { allocStorage, itemSize } from "../../jit/dtype.js";
 import { CompileError, RuntimeError } from "../../jit/errors.js";
 import { ModuleBuilder, type FuncRef, type FunctionBuilder } from "./asm/index.js";
-import { erf } from "../js/kernels.js";
-import { JS_IMPORTS, type JsImport } from "./scalar.js";
+import type { JsImport } from "./scalar.js";
+import { IMPORT_SIGS, makeImports } from "./imports.js";
 import { emitKernel, type KernelCtx } from "./kernel.js";
 
 const ALIGN = 64;
@@ -24,14 +24,6 @@ const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 const RESERVED = 64;
 const ERROR_ADDR = 16;
 const MAX_BYTES = 2 ** 31; // wasm32 addresses are i32 constants in kiln's kernels
-
-const IMPORTS: Record<JsImport, { fn: (...a: number[]) => number; params: ("f64" | "f32" | "i32")[]; result: "f64" | "f32" | "i32" }> = {
-  ...Object.fromEntries(Object.entries(JS_IMPORTS).map(([k, fn]) => [k, { fn, params: fn.length === 2 ? ["f64", "f64"] : ["f64"], result: "f64" }])),
-  erf: { fn: erf, params: ["f64"], result: "f64" },
-  f16round: { fn: (x: number) => fromHalfBits(toHalfBits(x)), params: ["f32"], result: "f32" },
-  f16load: { fn: fromHalfBits, params: ["i32"], result: "f32" },
-  f16store: { fn: toHalfBits, params: ["f32"], result: "i32" },
-} as Record<JsImport, { fn: (...a: number[]) => number; params: ("f64" | "f32" | "i32")[]; result: "f64" | "f32" | "i32" }>;
 
 class WasmExecutable implements Executable {
   readonly backend = "wasm";
@@ -58,7 +50,7 @@ class WasmExecutable implements Executable {
 
     const m = new ModuleBuilder();
     const refs = new Map<JsImport, FuncRef>();
-    for (const [name, s] of Object.entries(IMPORTS)) refs.set(name as JsImport, m.importFunc("env", name, { params: s.params, results: [s.result] }));
+    for (const [name, s] of Object.entries(IMPORT_SIGS)) refs.set(name as JsImport, m.importFunc("env", name, { params: s.params, results: [s.result] }));
     const pages = Math.max(1, Math.ceil(total / 65536));
     m.memory({ min: pages, max: pages }, { export: "mem" });
     const ctx: KernelCtx = {
@@ -73,7 +65,7 @@ class WasmExecutable implements Executable {
     const bytes = m.build();
     this.codeBytes = bytes.length;
     this.text = () => m.toText();
-    const env = Object.fromEntries(Object.entries(IMPORTS).map(([k, v]) => [k, v.fn]));
+    const env = makeImports();
     let inst: WebAssembly.Instance;
     try { inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env }); }
     catch (e) { throw new CompileError(`generated WebAssembly did not compile: ${(e as Error).message}`, { hint: "this is a kiln bug: please report the graph" }); }

@@ -16,13 +16,9 @@ export function valType(d: DType): ValType {
   return d === "float32" || d === "float16" ? "f32" : d === "int64" ? "i64" : "i32";
 }
 
-/** JS functions a kernel module may import (module "env"). */
-export const JS_IMPORTS = {
-  exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tan: Math.tan, tanh: Math.tanh,
-  asin: Math.asin, acos: Math.acos, atan: Math.atan, sinh: Math.sinh, cosh: Math.cosh,
-  pow: Math.pow, fmod: (a: number, b: number) => a % b,
-} as const;
-export type JsImport = keyof typeof JS_IMPORTS | "erf" | "f16round" | "f16load" | "f16store";
+/** Names of the JS functions a kernel module may import (see imports.ts). */
+export type JsImport = "exp" | "log" | "sin" | "cos" | "tan" | "tanh" | "asin" | "acos" | "atan" | "sinh" | "cosh"
+  | "pow" | "fmod" | "erf" | "f16round" | "f16load" | "f16store";
 
 /** Callbacks into the module being built for the helpers kernels need. */
 export interface ScalarEnv {
