@@ -16,6 +16,8 @@ export interface CompileOptions {
   readonly opt: OptLevel;
   /** Worker threads for backends that use them (default: available cores). */
   readonly threads?: number;
+  /** The compile cache key (graph hash, backend, options, version): backends may key a disk cache by it. */
+  readonly cacheKey?: string;
 }
 
 /** One titled block of `explain()` output (kernels, memory plan, generated code, …). */

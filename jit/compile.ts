@@ -42,7 +42,8 @@ export function compileGraph(traced: Graph, backend: string, options: CompileOpt
     if (hit) { cache.delete(key); cache.set(key, hit); return hit; } // LRU order
   }
   const { graph, log } = runPasses(traced, options.opt);
-  const exe = b.compile(graph, options);
+  // only graphs worth caching in memory (not eager, data-dependent ones) may go to disk
+  const exe = b.compile(graph, useCache ? { ...options, cacheKey: key } : options);
   const c: Compiled = { key, backend, traced, graph, passes: log, exe, options };
   if (useCache) {
     cache.set(key, c);

@@ -9,9 +9,10 @@
  */
 import { registerBackend, type Backend, type Executable, type CompileOptions, type ExplainSection } from "../../jit/backend.js";
 import type { Graph } from "../../jit/graph.js";
-import { lower, printKernel, type Plan } from "../../jit/kernel/index.js";
+import { lower, printKernel } from "../../jit/kernel/index.js";
 import { type HostBuffer, hostBuffer, bufferBytes } from "../../jit/buffer.js";
-import { allocStorage, itemSize } from "../../jit/dtype.js";
+import { allocStorage, itemSize, type DType } from "../../jit/dtype.js";
+import { diskCache } from "../../jit/disk-cache.js";
 import { CompileError, RuntimeError } from "../../jit/errors.js";
 import { ModuleBuilder, type FuncRef, type FunctionBuilder } from "./asm/index.js";
 import type { JsImport } from "./scalar.js";
@@ -25,96 +26,165 @@ const RESERVED = 64;
 const ERROR_ADDR = 16;
 const MAX_BYTES = 2 ** 31; // wasm32 addresses are i32 constants in kiln's kernels
 
+/** Everything needed to run a compiled graph: what the disk cache stores. */
+interface Artifact {
+  readonly module: Uint8Array;
+  readonly pages: number;
+  /** Initial memory contents: constants and pre-packed weights. */
+  readonly segments: { addr: number; bytes: Uint8Array }[];
+  readonly inputs: { addr: number; dtype: DType; size: number }[];
+  readonly outputs: { addr: number; dtype: DType; shape: number[]; size: number }[];
+  readonly kernels: { name: string; workItems: number; node?: { op: string; id: string; site?: string } }[];
+  readonly explain: ExplainSection[];
+}
+
+/** Lowers, lays out memory and generates the module. */
+function build(graph: Graph, opts: CompileOptions): Artifact {
+  const plan = lower(graph, { fuse: opts.opt > 0 });
+  const addrs: number[] = [];
+  // layout: reserved | constants | arena | packed data and scratch (allocated while emitting)
+  let cursor = RESERVED;
+  for (const b of plan.buffers) {
+    if (b.kind !== "const") continue;
+    addrs[b.id] = cursor;
+    cursor = alignUp(cursor + b.size * itemSize(b.dtype));
+  }
+  const arena = cursor;
+  for (const b of plan.buffers) if (b.kind !== "const") addrs[b.id] = arena + b.offset!;
+  let top = alignUp(arena + plan.memory.arenaBytes);
+  const segments: { addr: number; bytes: Uint8Array }[] = [];
+  for (const b of plan.buffers) if (b.kind === "const" && b.size) segments.push({ addr: addrs[b.id]!, bytes: bufferBytes(b.value!) });
+
+  const m = new ModuleBuilder();
+  const refs = new Map<JsImport, FuncRef>();
+  for (const [name, sig] of Object.entries(IMPORT_SIGS)) refs.set(name as JsImport, m.importFunc("env", name, { params: sig.params, results: [sig.result] }));
+  // the memory is imported so worker threads can share it; its size is known once code is emitted
+  const pagesRef = { pages: 0 };
+  const ctx: KernelCtx = {
+    plan,
+    addr: (buf) => addrs[buf]!,
+    errorAddr: ERROR_ADDR,
+    callImport: (f: FunctionBuilder, name: JsImport) => { f.call(refs.get(name)!); },
+    alloc: (bytes: number, align: number, init?: Uint8Array) => {
+      const a = Math.ceil(top / Math.max(align, 1)) * Math.max(align, 1);
+      top = alignUp(a + bytes);
+      if (init) segments.push({ addr: a, bytes: init });
+      return a;
+    },
+  };
+  m.importMemory("env", "mem", { min: 1, max: 1, shared: true }); // limits patched below
+  const kernels = plan.kernels.map((k) => {
+    const e = emitKernel(m, k, ctx);
+    m.exportFunc(`k${k.id}`, e.func);
+    const n = k.anchor?.node;
+    return { name: `k${k.id}`, workItems: e.workItems, node: n ? { op: n.op, id: `%${n.id}`, site: n.site?.toString() } : undefined };
+  });
+  if (top > MAX_BYTES) throw new CompileError(`the model needs ${top} bytes of memory, more than the wasm backend's ${MAX_BYTES}`, { hint: "use smaller inputs or another backend" });
+  pagesRef.pages = Math.max(1, Math.ceil(top / 65536));
+  m.setImportedMemoryLimits({ min: pagesRef.pages, max: pagesRef.pages, shared: true });
+  const module = m.build();
+  const mem = plan.memory;
+  return {
+    module, pages: pagesRef.pages, segments,
+    inputs: plan.inputs.map((id) => ({ addr: addrs[id]!, dtype: plan.buffers[id]!.dtype, size: plan.buffers[id]!.size })),
+    outputs: plan.outputs.map((o) => ({ addr: addrs[o.buf]!, dtype: o.dtype, shape: [...o.shape], size: plan.buffers[o.buf]!.size })),
+    kernels,
+    explain: [
+      { title: `kernels (${plan.kernels.length})`, text: plan.kernels.map(printKernel).join("\n") },
+      { title: "memory plan", text: `arena ${mem.arenaBytes} bytes (no reuse: ${mem.noReuseBytes}, lower bound: ${mem.lowerBoundBytes}; ${mem.inPlace} in place); linear memory ${pagesRef.pages * 64} KiB` },
+      { title: `webassembly (${module.length} bytes)`, text: m.toText() },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------- artifact bytes (disk cache)
+
+const enc = new TextEncoder(), dec = new TextDecoder();
+
+function serialize(a: Artifact): Uint8Array {
+  const { module, segments, ...meta } = a;
+  const json = enc.encode(JSON.stringify({ ...meta, segments: segments.map((s) => ({ addr: s.addr, length: s.bytes.length })) }));
+  const parts = [json, module, ...segments.map((s) => s.bytes)];
+  const out = new Uint8Array(8 + parts.reduce((n, p) => n + p.length, 0));
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, json.length, true); dv.setUint32(4, module.length, true);
+  let o = 8;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function deserialize(b: Uint8Array): Artifact | undefined {
+  try {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const jl = dv.getUint32(0, true), ml = dv.getUint32(4, true);
+    const meta = JSON.parse(dec.decode(b.subarray(8, 8 + jl))) as Omit<Artifact, "module" | "segments"> & { segments: { addr: number; length: number }[] };
+    let o = 8 + jl;
+    const module = b.slice(o, o + ml); o += ml;
+    const segments = meta.segments.map((s) => { const bytes = b.slice(o, o + s.length); o += s.length; return { addr: s.addr, bytes }; });
+    if (o !== b.length || !WebAssembly.validate(module)) return undefined;
+    return { ...meta, module, segments };
+  } catch {
+    return undefined;
+  }
+}
+
 class WasmExecutable implements Executable {
   readonly backend = "wasm";
-  private readonly plan: Plan;
-  private readonly addrs: number[] = [];
   private readonly memory: WebAssembly.Memory;
-  private readonly runAll: () => void;
-  private readonly text: () => string;
-  private readonly codeBytes: number;
+  private readonly exports: Record<string, (start: number, end: number) => void>;
 
-  constructor(graph: Graph, opts: CompileOptions) {
-    const plan = (this.plan = lower(graph, { fuse: opts.opt > 0 }));
-    // layout: reserved | constants | arena
-    let cursor = RESERVED;
-    for (const b of plan.buffers) {
-      if (b.kind !== "const") continue;
-      this.addrs[b.id] = cursor;
-      cursor = alignUp(cursor + b.size * itemSize(b.dtype));
-    }
-    const arena = cursor;
-    for (const b of plan.buffers) if (b.kind !== "const") this.addrs[b.id] = arena + b.offset!;
-    const total = alignUp(arena + plan.memory.arenaBytes);
-    if (total > MAX_BYTES) throw new CompileError(`the model needs ${total} bytes of memory, more than the wasm backend's ${MAX_BYTES}`, { hint: "use smaller inputs or another backend" });
-
-    const m = new ModuleBuilder();
-    const refs = new Map<JsImport, FuncRef>();
-    for (const [name, s] of Object.entries(IMPORT_SIGS)) refs.set(name as JsImport, m.importFunc("env", name, { params: s.params, results: [s.result] }));
-    const pages = Math.max(1, Math.ceil(total / 65536));
-    m.memory({ min: pages, max: pages }, { export: "mem" });
-    const ctx: KernelCtx = {
-      plan,
-      addr: (buf) => this.addrs[buf]!,
-      errorAddr: ERROR_ADDR,
-      callImport: (f: FunctionBuilder, name: JsImport) => { f.call(refs.get(name)!); },
-    };
-    const kernels = plan.kernels.map((k) => emitKernel(m, k, ctx));
-    const run = m.func({}, { export: "run", name: "run" });
-    for (const k of kernels) run.i32_const(0).i32_const(k.workItems).call(k.func);
-    const bytes = m.build();
-    this.codeBytes = bytes.length;
-    this.text = () => m.toText();
-    const env = makeImports();
+  constructor(private readonly art: Artifact, readonly fromDisk: boolean) {
+    this.memory = new WebAssembly.Memory({ initial: art.pages, maximum: art.pages, shared: true });
     let inst: WebAssembly.Instance;
-    try { inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env }); }
+    try { inst = new WebAssembly.Instance(new WebAssembly.Module(art.module), { env: { ...makeImports(), mem: this.memory } }); }
     catch (e) { throw new CompileError(`generated WebAssembly did not compile: ${(e as Error).message}`, { hint: "this is a kiln bug: please report the graph" }); }
-    this.memory = inst.exports.mem as WebAssembly.Memory;
-    this.runAll = inst.exports.run as () => void;
+    this.exports = inst.exports as unknown as Record<string, (start: number, end: number) => void>;
     const mem = new Uint8Array(this.memory.buffer);
-    for (const b of plan.buffers) if (b.kind === "const") mem.set(bufferBytes(b.value!), this.addrs[b.id]!);
+    for (const s of art.segments) mem.set(s.bytes, s.addr);
   }
 
   async run(inputs: readonly HostBuffer[]): Promise<HostBuffer[]> {
-    const plan = this.plan;
-    if (inputs.length !== plan.inputs.length) throw new RuntimeError(`expected ${plan.inputs.length} inputs, got ${inputs.length}`);
+    const art = this.art;
+    if (inputs.length !== art.inputs.length) throw new RuntimeError(`expected ${art.inputs.length} inputs, got ${inputs.length}`);
     const mem = new Uint8Array(this.memory.buffer);
-    plan.inputs.forEach((id, i) => {
-      const b = plan.buffers[id]!, x = inputs[i]!;
+    art.inputs.forEach((b, i) => {
+      const x = inputs[i]!;
       if (x.dtype !== b.dtype || x.data.length !== b.size) throw new RuntimeError(`input ${i} is ${x.dtype}[${x.shape}], the graph was compiled for ${b.dtype} with ${b.size} elements`);
-      mem.set(bufferBytes(x), this.addrs[id]!);
+      mem.set(bufferBytes(x), b.addr);
     });
     const err = new Int32Array(this.memory.buffer, ERROR_ADDR, 3);
     err[0] = 0;
-    this.runAll();
+    for (const k of art.kernels) this.exports[k.name]!(0, k.workItems);
     if (err[0]) {
-      const k = plan.kernels[err[0] - 1]!, n = k.anchor?.node;
-      throw new RuntimeError(`index ${err[1]} is out of range for a dimension of size ${err[2]}`, { op: n?.op, node: n ? `%${n.id}` : undefined, site: n?.site?.toString(), hint: "indices must lie in [-size, size) of the indexed axis" });
+      const n = art.kernels[err[0] - 1]!.node;
+      throw new RuntimeError(`index ${err[1]} is out of range for a dimension of size ${err[2]}`, { op: n?.op, node: n?.id, site: n?.site, hint: "indices must lie in [-size, size) of the indexed axis" });
     }
-    return plan.outputs.map((o) => {
-      const b = plan.buffers[o.buf]!;
-      if (b.kind === "const") return hostBuffer(o.dtype, o.shape, b.value!.data.slice());
-      const data = allocStorage(o.dtype, b.size);
+    return art.outputs.map((o) => {
+      const data = allocStorage(o.dtype, o.size);
       const bytes = new Uint8Array(data.buffer);
-      bytes.set(mem.subarray(this.addrs[o.buf]!, this.addrs[o.buf]! + bytes.length));
+      bytes.set(mem.subarray(o.addr, o.addr + bytes.length));
       return hostBuffer(o.dtype, o.shape, data);
     });
   }
 
   explain(): ExplainSection[] {
-    const p = this.plan, m = p.memory;
-    return [
-      { title: `kernels (${p.kernels.length})`, text: p.kernels.map(printKernel).join("\n") },
-      { title: "memory plan", text: `arena ${m.arenaBytes} bytes (no reuse: ${m.noReuseBytes}, lower bound: ${m.lowerBoundBytes}; ${m.inPlace} in place)` },
-      { title: `webassembly (${this.codeBytes} bytes)`, text: this.text() },
-    ];
+    return [...this.art.explain, ...(this.fromDisk ? [{ title: "cache", text: "loaded from the disk cache (KILN_CACHE_DIR)" }] : [])];
   }
 }
 
 export const wasmBackend: Backend = {
   name: "wasm",
   available: () => (typeof WebAssembly === "object" ? true : "WebAssembly is not available in this runtime"),
-  compile: (g: Graph, o: CompileOptions) => new WasmExecutable(g, o),
+  compile: (g: Graph, o: CompileOptions) => {
+    const store = o.cacheKey ? diskCache() : undefined;
+    const hit = store?.get(o.cacheKey!);
+    const cached = hit && deserialize(hit);
+    if (cached) return new WasmExecutable(cached, true);
+    const art = build(g, o);
+    const exe = new WasmExecutable(art, false); // instantiate first: never store a module that fails
+    store?.put(o.cacheKey!, serialize(art));
+    return exe;
+  },
 };
 
 registerBackend(wasmBackend);

@@ -26,6 +26,8 @@ export interface KernelCtx extends ScalarEnv {
   addr(buf: number): number;
   /** Address of the i32 error slot: kernels store (kernel id + 1) there on a bad index. */
   readonly errorAddr: number;
+  /** Reserves memory (packed weights when `init` is given, else scratch); returns its address. */
+  alloc(bytes: number, align: number, init?: Uint8Array): number;
 }
 
 type Scope = Map<KExpr, number>;

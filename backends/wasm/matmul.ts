@@ -4,33 +4,49 @@
  *
  * Design (GotoBLAS/BLIS style, every size a compile-time constant):
  *
- * - **Micro-kernel**: an `mr × nr` tile of C (default 6 rows × 8 columns = 12 f32x4
- *   accumulators held in locals, which V8's register allocator keeps in xmm registers; 15 are
- *   allocatable). Per k step it loads `nr/4` vectors of packed B, broadcasts one A element per
- *   row (`v128.load32_splat`) and multiply-adds (`f32x4.relaxed_madd` → `vfmadd231ps` when the
- *   engine has relaxed SIMD, else `mul` + `add`). The k loop is unrolled (`unroll` steps, 8 by
- *   default) with every address an immediate offset from two pointers. Accumulators start at
- *   zero (first K block) or from C (later K blocks); the last K block applies the epilogue.
- *   Kernels for the M tail (`M % mr` rows) and N tail (`N % nr` columns: fewer vectors, the last
- *   one partial, stored lane by lane) are separate specializations, so every shape is exact.
+ * - **Micro-kernel**: an `mr × nr` tile of C held in f32x4 accumulator locals, which V8 keeps
+ *   in xmm registers (it allocates 15). 6×8 (12 accumulators + 2 B vectors + 1 broadcast) with
+ *   `f32x4.relaxed_madd` (→ `vfmadd231ps`), 5×8 with `mul` + `add` (one more temporary); few
+ *   rows get wide tiles (1×32, 2×16, 3×12, 4×8) so enough independent accumulators hide the
+ *   latency. Per k step: `nr/4` vector loads of packed B, one `v128.load32_splat` of A per row,
+ *   `mr·nr/4` multiply-adds. Every address is a constant offset from two pointers.
+ *   The k loop is *not* unrolled by default: V8's TurboFan hoists `memory base + offset`
+ *   for every distinct offset out of the loop (one register each) and schedules all loads of
+ *   an unrolled body before the arithmetic, so unrolled bodies spill heavily (≈25 GFLOP/s at
+ *   1024³ with 8 steps vs ≈63 with 1; the rolled loop costs ~7 integer ops per 12 FMAs, which
+ *   the core absorbs). Measured single-thread peak of this core: ≈67 GFLOP/s (12 independent
+ *   FMA chains, no loads); the 6×8 kernel reaches 92–97 % of it.
+ *   Accumulators start at zero (first K block) or from C (later K blocks); the last K block
+ *   applies the epilogue. The M tail (`M % mr` rows) and N tail (`N % nr` columns: fewer
+ *   vectors, the last one partial, loaded and stored lane by lane) are separate kernels, so
+ *   every shape is exact and nothing outside C is written.
  * - **A** is read in place through its strides (any strides, negative included: each kernel
  *   rebases its pointer to the tile's lowest address so every load has a non-negative
- *   immediate offset); no packing, so no scratch and no per-call copy.
- * - **B** panels: `[panel][k][nr]` (zero-padded to a multiple of `nr` columns).
- *   Constant B is packed once at compile time (into memory from `alloc`, with `init`).
- *   Runtime B is packed per work item and K block into the item's own scratch region (so
- *   threads running different items never share scratch), with vector copies when `sn == 1`
- *   and a 4×4 shuffle transpose when `sk == 1` (transposed B, e.g. `x @ Wᵀ`, `Q @ Kᵀ`);
- *   or, for few rows and unit `sn`, read in place (packing would cost as much as the product).
- * - **Blocking**: K in blocks of `kc` (A micro-panel `mr × kc` stays in L1 while a row of B
- *   panels streams from L2), N in blocks of `nc` columns, M in blocks of `mc` rows.
- * - **Work items**: (batch, row block, column block) for constant or in-place B; (batch,
- *   column block) for packed runtime B (each item packs only its own columns). Batches that
- *   share B and whose A rows stack (`a.sb == M * a.sm`, or `M == 1`) are folded into M.
+ *   immediate offset). No packing: measured as fast for row-major, transposed and padded A,
+ *   and it needs no scratch and no per-call copy.
+ * - **B** panels: `[panel][k][nr]`, zero-padded to a multiple of `nr` columns. Constant B is
+ *   packed once at compile time (into memory from `alloc`, with `init`). Runtime B is packed
+ *   per work item and K block into that item's own scratch region (so threads running
+ *   different items never share scratch): vector copies when `sn == 1`, 4×4 shuffle
+ *   transposes when `sk == 1` (transposed B: `x @ Wᵀ`, `Q @ Kᵀ`), scalar gathers otherwise.
+ *   With few rows (≤ 2·mr) and `sn == 1`, runtime B is read in place instead (packing would
+ *   cost as much as the product).
+ * - **Blocking**: K blocks of at most 512 (balanced; A micro-panel + B micro-panel ≈ 28 KiB
+ *   of L1; no K blocking for few rows), column blocks of 128, row blocks of 192 (constant or
+ *   in-place B). Within an item: for each K block, for each row panel, for each column panel.
+ * - **Work items**: (batch, row block, column block). Packed runtime B: (batch, column block)
+ *   with all rows, so B is packed once, unless that gives fewer than 4 items (then rows are
+ *   split too and each row block packs its own copy). Batches that share B and whose A rows
+ *   stack (`a.sb == M * a.sm`, or `M == 1`) are folded into M; packed B shared by batches
+ *   that cannot fold is packed once per item and used for every batch.
  *
- * The generated code touches only the memory of the module (addresses from the spec and from
- * `alloc`). Everything is shape-specialized: one `emitMatmul` call emits the driver function
- * `(start, end)` and a few helper functions (micro-kernels and a B packer) named after it.
+ * Engine notes: V8 first runs wasm in its baseline tier (Liftoff) and tiers hot functions up
+ * in the background; the micro-kernel is called once per tile, so it tiers up within the
+ * first large call (a first 1024³ call took ≈40 ms against ≈34 ms warm).
+ *
+ * The generated code touches only the module's memory (addresses from the spec and from
+ * `alloc`). One `emitMatmul` call adds the driver `(start, end)` plus helper functions named
+ * after it: up to four micro-kernels (full tile, M tail, N tail, corner) and up to two B packers.
  */
 import type { ModuleBuilder, FunctionBuilder, FuncRef } from "./asm/index.js";
 
@@ -61,9 +77,9 @@ export interface MatmulTuning {
   kc?: number;
   /** Columns per work item (rounded up to a multiple of nr). */
   nc?: number;
-  /** Rows per work item (rounded up to a multiple of mr; packed runtime B always uses all rows). */
+  /** Rows per work item (rounded up to a multiple of mr). */
   mc?: number;
-  /** k steps per iteration of the micro-kernel's loop (1..32). */
+  /** k steps per iteration of the micro-kernel's loop (1..32; 1 is fastest in V8 11.3, see above). */
   unroll?: number;
   /** Runtime B: pack into panels, or read in place (needs `sn == 1` and `sk > 0`). */
   bMode?: "pack" | "direct";
@@ -104,20 +120,26 @@ export function planMatmul(spec: MatmulSpec): MatmulPlan {
   const B_ = folded ? 1 : batch;
   const M = folded ? batch * M0 : M0;
 
-  // Micro-tile: 6×8 for tall problems; few rows get wider tiles so enough accumulators hide
-  // the multiply-add latency.
+  // Micro-tile (measured on Zen 5 with V8 11.3): 6×8 with fused multiply-add (12 accumulators
+  // + 2 B vectors + 1 broadcast = 15 xmm registers, all V8 allocates); 5×8 with mul+add (one
+  // more temporary). Fewer rows than that get wider tiles, so that enough independent
+  // accumulators hide the multiply-add latency without spilling: 1×32, 2×16, 3×12, 4×8.
   const relaxed = !!spec.features.relaxedSimd;
   let mr = t.mr ?? (relaxed ? 6 : 5), nv = t.nv ?? 2;
   if (t.mr === undefined && t.nv === undefined && M < mr) {
     mr = Math.max(1, M);
-    nv = mr === 1 ? 8 : mr === 2 ? 6 : mr <= 3 ? 3 : 2;
+    nv = [8, 8, 4, 3, 2, 2][mr]!;
   }
   checkInt("tuning.mr", mr, 1, 8); checkInt("tuning.nv", nv, 1, 8);
   const nr = 4 * nv;
   const unroll = t.unroll ?? 1;
   checkInt("tuning.unroll", unroll, 1, 32);
-  const kc = Math.max(1, Math.min(t.kc ?? 256, K));
-  checkInt("tuning.kc", kc, 1);
+  // K blocks of at most 512 (A micro-panel + B micro-panel ≈ 28 KiB of L1), balanced so the last
+  // block is not a sliver; few rows: no K blocking (each block re-reads and re-writes C).
+  let kc: number;
+  if (t.kc !== undefined) { checkInt("tuning.kc", t.kc, 1); kc = Math.max(1, Math.min(t.kc, K)); }
+  else if (M <= mr) kc = Math.max(1, K);
+  else kc = K === 0 ? 1 : ceilDiv(K, ceilDiv(K, 512));
 
   let bMode: MatmulPlan["bMode"];
   if (isConst) bMode = "const";
@@ -128,16 +150,23 @@ export function planMatmul(spec: MatmulSpec): MatmulPlan {
     if (bMode === "direct" && !directOk) bMode = "pack";
   }
 
-  const nc = Math.max(nr, roundUp(Math.min(t.nc ?? 256, Math.max(N, 1)), nr));
-  checkInt("tuning.nc", nc, 1);
-  let mc = t.mc ?? 96;
-  checkInt("tuning.mc", mc, 1);
+  if (t.nc !== undefined) checkInt("tuning.nc", t.nc, 1);
+  if (t.mc !== undefined) checkInt("tuning.mc", t.mc, 1);
+  const nc = Math.max(nr, roundUp(Math.min(t.nc ?? 128, Math.max(N, 1)), nr));
+  let mc = t.mc ?? 192;
   mc = roundUp(Math.min(mc, Math.max(M, 1)), mr);
   const itemsPerBatch = !(bMode === "pack" && bShared && B_ > 1);
-  const rowBlocks = bMode === "pack" ? 1 : Math.max(1, ceilDiv(M, mc));
-  if (bMode === "pack") mc = roundUp(Math.max(M, 1), mr);
   const colBlocks = Math.max(1, ceilDiv(N, nc));
   const batchItems = itemsPerBatch ? B_ : 1;
+  if (bMode === "pack" && t.mc === undefined) {
+    // Each item packs the B columns it uses, so items normally take every row (B is packed
+    // once). When that leaves fewer than 4 items, rows are split too (each row block re-packs
+    // its columns) so that threads still have work to share.
+    const few = batchItems * colBlocks;
+    const split = few >= 4 ? 1 : Math.max(1, Math.min(ceilDiv(4, few), Math.floor(M / (8 * mr))));
+    mc = roundUp(ceilDiv(Math.max(M, 1), split), mr);
+  }
+  const rowBlocks = Math.max(1, ceilDiv(M, mc));
   const empty = B_ === 0 || M === 0 || N === 0;
   const workItems = empty ? 1 : batchItems * rowBlocks * colBlocks;
   return { batch: B_, M, N, K, folded, mr, nv, nr, kc, nc, mc, unroll, bMode, itemsPerBatch, rowBlocks, colBlocks, batchItems, workItems };

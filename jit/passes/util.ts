@@ -49,18 +49,26 @@ const splatCache = new WeakMap<Node, number | null>();
  * tensors are not splats. Float values keep their sign of zero.
  */
 export function splatValue(n: Node): number | undefined {
-  const hit = splatCache.get(n);
-  if (hit !== undefined) return hit ?? undefined;
-  let r: number | undefined;
-  if (n.size === 0) r = undefined;
-  else if (n.op === "const") {
-    const d = n.attrs.value!.data as Indexable, v0 = d[0]!;
-    let all = true;
-    for (let i = 1; i < d.length; i++) if (!Object.is(d[i], v0)) { all = false; break; }
-    r = all ? readElement(n.attrs.value!.data, n.dtype, 0) : undefined;
-  } else if (n.op === "reshape" || n.op === "expand" || n.op === "permute" || n.op === "slice") r = splatValue(n.inputs[0]!);
-  splatCache.set(n, r ?? null);
-  return r;
+  if (n.size === 0) return undefined;
+  // walk down the movement chain (iteratively: chains can be long), then cache along it
+  const path: Node[] = [];
+  let m = n, r: number | null | undefined;
+  for (;;) {
+    r = splatCache.get(m);
+    if (r !== undefined) break;
+    path.push(m);
+    if (m.op === "reshape" || m.op === "expand" || m.op === "permute" || m.op === "slice") { m = m.inputs[0]!; continue; }
+    r = null;
+    if (m.op === "const") {
+      const d = m.attrs.value!.data as Indexable, v0 = d[0]!;
+      let all = true;
+      for (let i = 1; i < d.length; i++) if (!Object.is(d[i], v0)) { all = false; break; }
+      if (all) r = readElement(m.attrs.value!.data, m.dtype, 0);
+    }
+    break;
+  }
+  for (const p of path) splatCache.set(p, r);
+  return r ?? undefined;
 }
 
 /** Whether slice attrs take every element of `from` in order. */

@@ -122,7 +122,7 @@ interface ImportEntry {
   readonly field: string;
   readonly kind: "func" | "memory";
   readonly typeIndex: number;
-  readonly limits: MemoryLimits | null;
+  limits: MemoryLimits | null;
 }
 
 interface GlobalEntry extends GlobalRef {
@@ -195,6 +195,19 @@ export class ModuleBuilder {
   importMemory(module: string, field: string, limits: MemoryLimits): void {
     this.setMemory(limits, true);
     this.imports.push({ module, field, kind: "memory", typeIndex: -1, limits: { ...limits } });
+  }
+
+  /**
+   * Changes the limits of the imported memory (a JIT knows how much memory it needs only after
+   * emitting its code, which may allocate scratch space).
+   */
+  setImportedMemoryLimits(limits: MemoryLimits): void {
+    const imp = this.imports.find((i) => i.kind === "memory");
+    if (!imp || !this.mem?.imported) throw new AsmError("setImportedMemoryLimits: the module imports no memory", { hint: "call importMemory() first" });
+    const old = this.mem;
+    this.mem = null;
+    try { this.setMemory(limits, true); } catch (e) { this.mem = old; throw e; }
+    imp.limits = { ...limits };
   }
 
   /** Defines the module's memory; `export` names an export of it. */
