@@ -27,6 +27,7 @@ export interface Compiled {
 }
 
 const MAX_ENTRIES = 512;
+const NO_FOLD: ReadonlySet<string> = new Set(["fold"]);
 const cache = new Map<string, Compiled>();
 
 export function cacheKey(g: Graph, backend: string, o: CompileOptions): string {
@@ -41,7 +42,9 @@ export function compileGraph(traced: Graph, backend: string, options: CompileOpt
     const hit = cache.get(key);
     if (hit) { cache.delete(key); cache.set(key, hit); return hit; } // LRU order
   }
-  const { graph, log } = runPasses(traced, options.opt);
+  // An eager graph (no inputs) is all constant: folding would move all of it from the chosen
+  // backend to the host evaluator, so eager compiles skip folding.
+  const { graph, log } = runPasses(traced, options.opt, traced.inputs.length ? undefined : NO_FOLD);
   // only graphs worth caching in memory (not eager, data-dependent ones) may go to disk
   const exe = b.compile(graph, useCache ? { ...options, cacheKey: key } : options);
   const c: Compiled = { key, backend, traced, graph, passes: log, exe, options };

@@ -103,7 +103,11 @@ export function castValue(v: number, d: DType): number {
     case "int32": return Number.isFinite(v) ? Math.trunc(v) | 0 : 0;
     case "int8": return Number.isFinite(v) ? (Math.trunc(v) << 24) >> 24 : 0;
     case "uint8": return Number.isFinite(v) ? Math.trunc(v) & 0xff : 0;
-    case "int64": return Number.isFinite(v) ? Math.trunc(v) : 0; // exact up to 2^53
+    case "int64": { // exact up to 2^53; wraps like int64 past 2^63
+      if (!Number.isFinite(v)) return 0;
+      const t = Math.trunc(v);
+      return t >= -(2 ** 63) && t < 2 ** 63 ? t : Number(BigInt.asIntN(64, BigInt(t)));
+    }
   }
 }
 

@@ -104,7 +104,8 @@ function attrText(n: Node, constHash: (n: Node) => string): string {
     if (v === undefined) continue;
     if (k === "value") parts.push(`value=#${constHash(n)}`);
     else if (k === "thunk") parts.push(`thunk`);
-    else parts.push(`${k}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`);
+    // -0 must not print (and hash) like 0: a pad value of -0 is a different graph
+    else parts.push(`${k}=${Array.isArray(v) ? `[${v.join(",")}]` : Object.is(v, -0) ? "-0" : String(v)}`);
   }
   return parts.join(" ");
 }

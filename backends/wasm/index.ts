@@ -14,10 +14,17 @@ import { type HostBuffer, hostBuffer, bufferBytes } from "../../jit/buffer.js";
 import { allocStorage, itemSize, type DType } from "../../jit/dtype.js";
 import { diskCache } from "../../jit/disk-cache.js";
 import { CompileError, RuntimeError } from "../../jit/errors.js";
-import { ModuleBuilder, type FuncRef, type FunctionBuilder } from "./asm/index.js";
+import { ModuleBuilder, wasmFeatures, type FuncRef, type FunctionBuilder } from "./asm/index.js";
 import type { JsImport } from "./scalar.js";
 import { IMPORT_SIGS, makeImports } from "./imports.js";
 import { emitKernel, type KernelCtx } from "./kernel.js";
+
+// Relaxed SIMD (fused multiply-add, int8 dot products) is behind a flag in Node 20's V8; it can
+// be turned on before any module using it is compiled. Kernels use it only when it validates.
+try {
+  const v8 = (globalThis as { process?: { getBuiltinModule?: (m: string) => { setFlagsFromString(s: string): void } } }).process?.getBuiltinModule?.("node:v8");
+  v8?.setFlagsFromString("--experimental-wasm-relaxed-simd");
+} catch { /* not Node, or flags are locked: relaxed SIMD stays off */ }
 
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -64,6 +71,7 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
     plan,
     addr: (buf) => addrs[buf]!,
     errorAddr: ERROR_ADDR,
+    relaxedSimd: wasmFeatures().relaxedSimd,
     callImport: (f: FunctionBuilder, name: JsImport) => { f.call(refs.get(name)!); },
     alloc: (bytes: number, align: number, init?: Uint8Array) => {
       const a = Math.ceil(top / Math.max(align, 1)) * Math.max(align, 1);

@@ -19,11 +19,14 @@ import { itemSize, castValue } from "../../jit/dtype.js";
 import { CompileError } from "../../jit/errors.js";
 import { valType, emitLoad, emitStore, emitUnary, emitBinary, emitCast, emitConst, scratch, type ScalarEnv } from "./scalar.js";
 import { emitAnchorValue, emitScatter } from "./anchors.js";
+import { emitMatmul, type MatmulSpec } from "./matmul.js";
 
 export interface KernelCtx extends ScalarEnv {
   readonly plan: Plan;
   /** Absolute byte address of a buffer. */
   addr(buf: number): number;
+  /** Whether relaxed SIMD may be used (the engine validated it). */
+  readonly relaxedSimd: boolean;
   /** Address of the i32 error slot: kernels store (kernel id + 1) there on a bad index. */
   readonly errorAddr: number;
   /** Reserves memory (packed weights when `init` is given, else scratch); returns its address. */
@@ -38,7 +41,16 @@ const VEC_OPS = new Set(["neg", "abs", "sqrt", "floor", "ceil", "round", "recip"
 
 export interface EmittedKernel { readonly func: FuncRef; readonly workItems: number }
 
+/**
+ * Code generation switches for tests: with `blockedMatmul` off, float matmuls take the scalar
+ * path, which accumulates in f64 exactly like the reference (the blocked SIMD kernel
+ * accumulates in f32 and is checked against the reference with a tolerance instead).
+ */
+export const codegenOptions = { blockedMatmul: true };
+
 export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel {
+  const fast = k.anchor?.op === "matmul" && codegenOptions.blockedMatmul ? emitBlockedMatmul(m, k, ctx) : undefined;
+  if (fast) return fast;
   const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}` });
   if (k.anchor?.op === "scatterElements") {
     emitScatter(f, k, ctx);
@@ -47,6 +59,56 @@ export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): Emitted
   const e = new LoopEmitter(f, k, ctx);
   e.emit();
   return { func: f, workItems: e.workItems };
+}
+
+/** Float32 row-major data of a constant buffer read through a view (resolved at compile time). */
+function constThroughView(ctx: KernelCtx, buf: number, v: View): Float32Array | undefined {
+  const b = ctx.plan.buffers[buf]!;
+  if (b.kind !== "const" || b.dtype !== "float32") return undefined;
+  const src = b.value!.data as Float32Array;
+  if (v.isContiguous && v.size === src.length) return src;
+  const out = new Float32Array(v.size), c = new Array<number>(v.shape.length).fill(0);
+  for (let i = 0; i < out.length; i++) {
+    const o = v.indexOf(c);
+    out[i] = o < 0 ? 0 : src[o]!;
+    for (let d = c.length - 1; d >= 0; d--) { if (++c[d]! < v.shape[d]!) break; c[d] = 0; }
+  }
+  return out;
+}
+
+/**
+ * A float32 matmul anchor through the blocked SIMD generator (matmul.ts), with the kernel's
+ * epilogue applied to each result tile. Undefined when the shapes do not fit it (batch dims
+ * that no single stride describes), so the scalar path takes over.
+ */
+function emitBlockedMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel | undefined {
+  const a = k.anchor;
+  if (a?.op !== "matmul" || a.node.dtype !== "float32") return undefined;
+  const r = k.shape.length, M = k.shape[r - 2]!, N = k.shape[r - 1]!, K = a.a.view.shape[r - 1]!;
+  const batch = k.shape.slice(0, r - 2).reduce((x, y) => x * y, 1);
+  const av = a.a.view.reshape([batch, M, K]), bv = a.b.view.reshape([batch, K, N]);
+  if (!av || !bv || av.mask || bv.mask) return undefined;
+  const constB = constThroughView(ctx, a.b.buf, bv);
+  const bSpec: MatmulSpec["b"] = constB
+    ? { constant: constB, batched: bv.strides[0] !== 0 && batch > 1 }
+    : { base: ctx.addr(a.b.buf) + bv.offset * 4, sb: bv.strides[0]!, sk: bv.strides[1]!, sn: bv.strides[2]! };
+  const isPlain = k.value.op === "anchor";
+  const probe = new LoopEmitter(m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_probe` }), k, ctx);
+  const vecOk = probe.epilogueVectorizable();
+  const spec: MatmulSpec = {
+    batch, M, N, K,
+    a: { base: ctx.addr(a.a.buf) + av.offset * 4, sb: av.strides[0]!, sm: av.strides[1]!, sk: av.strides[2]! },
+    b: bSpec,
+    c: ctx.addr(k.out),
+    epilogue: isPlain ? null : {
+      vectorizable: vecOk,
+      emit: (f, vector, b, mm, n) => new LoopEmitter(f, k, ctx).epilogue(vector, b, mm, n),
+    },
+    alloc: ctx.alloc,
+    features: { relaxedSimd: ctx.relaxedSimd },
+  };
+  const r2 = emitMatmul(m, spec, `k${k.id}`);
+  return { func: r2.func, workItems: r2.workItems };
 }
 
 class LoopEmitter {
@@ -125,7 +187,9 @@ class LoopEmitter {
     switch (e.op) {
       case "load": this.load(e.buf, e.view, e.dtype); return;
       case "acc": f.local_get(this.accLocal[e.stage]!); return;
-      case "anchor": emitAnchorValue(f, this.k, this.coord, ctx); return;
+      case "anchor":
+        if (this.anchorLocal !== undefined) { f.local_get(this.anchorLocal); return; }
+        emitAnchorValue(f, this.k, this.coord, ctx); return;
       case "select": {
         this.value(e.args[0]); this.value(e.args[1]);
         this.inMask(e.mask);
@@ -335,6 +399,44 @@ class LoopEmitter {
     emitStore(f, dt, this.ctx);
   }
 
+  /** Value used for the "anchor" expression while emitting an epilogue. */
+  private anchorLocal?: number;
+
+  /** Whether the epilogue (the kernel's value over the anchor) has a 4-lane form along the last dim. */
+  epilogueVectorizable(): boolean {
+    const last = this.k.shape.length - 1;
+    if (this.k.shape[last]! <= 1 || !this.levelOfDim.has(last)) return false;
+    this.anchorLocal = -1; // the anchor is a vector value in epilogues
+    try { return this.store(true) || this.k.value.dtype === "float32" && this.vectorizable([this.k.value], this.levelOfDim.get(last)!); }
+    finally { this.anchorLocal = undefined; }
+  }
+
+  /**
+   * Emits the epilogue into a matmul tile: consumes the anchor value on the stack (f32, or a
+   * v128 of columns n..n+3) and leaves the kernel's value for those coordinates.
+   */
+  epilogue(vector: boolean, b: number, m: number, n: number): void {
+    const f = this.f, k = this.k, r = k.shape.length;
+    this.anchorLocal = f.local(vector ? "v128" : "f32");
+    f.local_set(this.anchorLocal);
+    this.scopes.push(new Map());
+    this.vscopes.push(new Map());
+    // coordinates: batch dims from the flat batch index, then m, n
+    let rest = b;
+    const tmp = f.local("i32");
+    f.local_get(b).local_set(tmp);
+    for (let d = r - 3; d >= 0; d--) {
+      const ext = k.shape[d]!;
+      f.local_get(tmp).i32_const(ext).i32_rem_u().local_set(this.coord[d]!);
+      f.local_get(tmp).i32_const(ext).i32_div_u().local_set(tmp);
+    }
+    void rest;
+    f.local_get(m).local_set(this.coord[r - 2]!);
+    f.local_get(n).local_set(this.coord[r - 1]!);
+    if (vector) { this.hoistVec = this.levelOfDim.get(r - 1)!; this.vvalue(k.value); this.hoistVec = -2; }
+    else this.value(k.value);
+  }
+
   /** Whether every expression of `roots` at `level` has a 4-lane f32 form. */
   private vectorizable(roots: readonly KExpr[], level: number): boolean {
     const seen = new Set<KExpr>();
@@ -350,7 +452,8 @@ class LoopEmitter {
           return fdt && e.view.strides[d] === 1 && !(e.view.mask && (e.view.mask[d]![0] > 0 || e.view.mask[d]![1] < e.view.shape[d]!));
         }
         case "const": return true;
-        case "acc": case "anchor": case "select": return false;
+        case "anchor": return this.anchorLocal !== undefined;
+        case "acc": case "select": return false;
         case "where": return fdt && e.args.every(ok);
         case "cast": return fdt && e.args[0]!.dtype === "float32" && ok(e.args[0]!);
       }
@@ -401,7 +504,8 @@ class LoopEmitter {
       }
       case "where": this.vvalue(e.args[1]!); this.vvalue(e.args[2]!); this.vvalue(e.args[0]!); f.v128_bitselect(); return;
       case "cast": this.vvalue(e.args[0]!); return;
-      case "const": case "acc": case "anchor": case "select": throw new Error("internal: not vectorizable");
+      case "anchor": f.local_get(this.anchorLocal!); return;
+      case "const": case "acc": case "select": throw new Error("internal: not vectorizable");
     }
     const args = e.args;
     if (args.length === 1) {

@@ -317,10 +317,13 @@ function emitKernel(mod: ModuleBuilder, name: string, ks: KernelShape, epi: Matm
       }
     }
   };
-  /** A loop over `count(klen)` k steps, `u` per iteration; A is biased by `bias` meanwhile. */
-  const kLoop = (u: number, mask: number, bias: number) => {
-    f.local_get(BP).local_get(KL);
-    if (mask !== -1) f.i32_const(mask).i32_and();
+  /**
+   * A loop of `u` k steps per iteration, `count` (which pushes klen rounded to the steps this
+   * loop runs) iterations; A is biased by `bias` meanwhile. Ends on the B pointer.
+   */
+  const kLoop = (u: number, count: () => void, bias: number) => {
+    f.local_get(BP);
+    count();
     f.i32_const(bSk).i32_mul().i32_add().local_set(bEnd);
     const exit = f.block();
     f.local_get(BP).local_get(bEnd).i32_eq().br_if(exit);
@@ -332,44 +335,23 @@ function emitKernel(mod: ModuleBuilder, name: string, ks: KernelShape, epi: Matm
     f.end();
     f.end();
   };
-  // Unrolled loop over the first klen & ~(unroll-1) steps (klen - klen % unroll when unroll is
-  // not a power of two), then single steps.
+  // `unroll` steps at a time over klen - klen % unroll steps, then single steps.
   const pow2 = (unroll & (unroll - 1)) === 0;
   const biasU = minOff(unroll), bias1 = minOff(1);
   if (unroll > 1) {
     addConst(f, A, biasU);
-    if (pow2) kLoop(unroll, ~(unroll - 1), biasU);
-    else {
-      // bEnd from (klen / unroll) * unroll
-      f.local_get(BP).local_get(KL).i32_const(unroll).i32_div_u().i32_const(unroll * bSk).i32_mul().i32_add().local_set(bEnd);
-      const exit = f.block();
-      f.local_get(BP).local_get(bEnd).i32_eq().br_if(exit);
-      const top = f.loop();
-      for (let s = 0; s < unroll; s++) step(s, biasU);
-      addConst(f, A, unroll * aSk);
-      addConst(f, BP, unroll * bSk);
-      f.local_get(BP).local_get(bEnd).i32_ne().br_if(top);
-      f.end();
-      f.end();
-    }
+    kLoop(unroll, () => {
+      if (pow2) f.local_get(KL).i32_const(~(unroll - 1)).i32_and();
+      else f.local_get(KL).i32_const(unroll).i32_div_u().i32_const(unroll).i32_mul();
+    }, biasU);
     addConst(f, A, bias1 - biasU);
-    if (pow2) kLoop(1, unroll - 1, bias1);
-    else {
-      // remaining klen % unroll steps
-      f.local_get(BP).local_get(KL).i32_const(unroll).i32_rem_u().i32_const(bSk).i32_mul().i32_add().local_set(bEnd);
-      const exit = f.block();
-      f.local_get(BP).local_get(bEnd).i32_eq().br_if(exit);
-      const top = f.loop();
-      step(0, bias1);
-      addConst(f, A, aSk);
-      addConst(f, BP, bSk);
-      f.local_get(BP).local_get(bEnd).i32_ne().br_if(top);
-      f.end();
-      f.end();
-    }
+    kLoop(1, () => {
+      if (pow2) f.local_get(KL).i32_const(unroll - 1).i32_and();
+      else f.local_get(KL).i32_const(unroll).i32_rem_u();
+    }, bias1);
   } else {
     addConst(f, A, bias1);
-    kLoop(1, -1, bias1);
+    kLoop(1, () => f.local_get(KL), bias1);
   }
 
   // ---- store (epilogue on the last K block)
@@ -611,8 +593,7 @@ export function emitMatmul(m: ModuleBuilder, spec: MatmulSpec, name: string): { 
   const kcl = f.local(I32), klen = f.local(I32), flags = f.local(I32);
   const b = f.local(I32), rp = f.local(I32), n = f.local(I32);
   const aRow = f.local(I32), bPtr = f.local(I32), bRow = f.local(I32), cPtr = f.local(I32), region = f.local(I32);
-  const { rowBlocks, colBlocks, batchItems } = plan;
-  const nKB = Math.max(1, ceilDiv(K, kc));
+  const { rowBlocks, colBlocks } = plan;
 
   f.local_get(START).local_set(item);
   const done = f.block();
@@ -633,7 +614,6 @@ export function emitMatmul(m: ModuleBuilder, spec: MatmulSpec, name: string): { 
     f.i32_const(0).local_set(rb);
     f.local_get(t).local_set(bi);
   }
-  void batchItems;
   // rows [r0, r1), cols [c0, c1)
   mulConst(f, rb, mc); f.local_set(r0);
   f.local_get(r0).i32_const(mc).i32_add().i32_const(M).local_get(r0).i32_const(mc).i32_add().i32_const(M).i32_lt_u().select().local_set(r1);
@@ -762,7 +742,6 @@ export function emitMatmul(m: ModuleBuilder, spec: MatmulSpec, name: string): { 
   f.br(kDone);
   f.end();
   f.end();
-  void nKB;
 
   f.local_get(item).i32_const(1).i32_add().local_set(item);
   f.br(itemLoop);

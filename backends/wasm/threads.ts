@@ -112,7 +112,7 @@ function fail(ctl, msg, s, e, id, err) {
 }
 function serve(ctl, msg, fns, id) {
   var slot = ${SLOT0} + (id - 1) * ${LINE};
-  var seen = Atomics.load(ctl, slot);
+  var seen = 0; // not a load: the caller may wake this worker as soon as it posted "ready"
   for (;;) {
     var v = Atomics.load(ctl, slot);
     if (v === seen) {
@@ -150,6 +150,7 @@ interface NodeWorker {
   on(ev: "message", cb: (m: unknown) => void): unknown;
   on(ev: "error", cb: (e: Error) => void): unknown;
   on(ev: "exit", cb: (code: number) => void): unknown;
+  ref(): void;
   unref(): void;
   terminate(): Promise<number>;
 }
@@ -216,13 +217,14 @@ interface PoolWorker {
   readonly onMessage: (cb: (m: { t: string; message?: string }) => void) => void;
   readonly onFailure: (cb: (why: string) => void) => void;
   readonly terminate: () => void;
+  /** Node: whether the worker keeps the process alive (adding a listener refs it again, so this comes last). */
+  readonly keepAlive: (on: boolean) => void;
 }
 
 function spawnWorker(init: Record<string, unknown>, blobUrl: () => string): PoolWorker {
   const wt = builtin<WorkerThreadsModule>("node:worker_threads");
   if (wt) {
     const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: init });
-    w.unref();
     return {
       onMessage: (cb) => { w.on("message", (m) => cb(m as { t: string })); },
       onFailure: (cb) => {
@@ -230,6 +232,7 @@ function spawnWorker(init: Record<string, unknown>, blobUrl: () => string): Pool
         w.on("exit", (code) => cb(`the worker exited (code ${code})`));
       },
       terminate: () => { w.terminate().catch(() => undefined); },
+      keepAlive: (on) => { if (on) w.ref(); else w.unref(); },
     };
   }
   const w = new Worker(blobUrl());
@@ -241,6 +244,7 @@ function spawnWorker(init: Record<string, unknown>, blobUrl: () => string): Pool
       w.addEventListener("messageerror", () => cb("the worker could not receive its data"));
     },
     terminate: () => w.terminate(),
+    keepAlive: () => undefined,
   };
 }
 
@@ -284,6 +288,8 @@ class Pool implements ThreadedModule {
         Atomics.notify(this.ctl, PENDING);
         this.onDone?.();
       });
+      // idle workers must not keep a Node process alive (after the listeners: adding one refs the worker)
+      w.keepAlive(false);
     }
   }
 
@@ -297,7 +303,7 @@ class Pool implements ThreadedModule {
     if (!canBlock()) {
       throw new KilnError("ThreadedModule.run cannot block the main thread of a browser", { hint: "await tm.runAsync(name, items, parts) instead" });
     }
-    if (!this.begin(name, items, parts)) return;
+    if (!this.begin(name, items, parts, false)) return;
     try {
       this.work();
       const ctl = this.ctl;
@@ -313,12 +319,16 @@ class Pool implements ThreadedModule {
   }
 
   async runAsync(name: string, items: number, parts: number): Promise<void> {
-    if (!this.begin(name, items, parts)) return;
+    if (!this.begin(name, items, parts, true)) return;
+    let waited = false;
     try {
       this.work();
       const ctl = this.ctl;
       if (Atomics.load(ctl, PENDING) !== 0) {
         this.spinWhilePending();
+        // a pending waitAsync does not keep Node's event loop alive: the workers do, while this waits
+        for (const w of this.workers) w.keepAlive(true);
+        waited = true;
         if (this.asyncWait === "waitAsync") {
           let p: number;
           while ((p = Atomics.load(ctl, PENDING)) !== 0 && !this.broken && !this.disposed) {
@@ -337,6 +347,7 @@ class Pool implements ThreadedModule {
       this.finish(name);
     } finally {
       this.busy = false;
+      if (waited && !this.disposed) for (const w of this.workers) w.keepAlive(false);
     }
   }
 
@@ -357,7 +368,7 @@ class Pool implements ThreadedModule {
   }
 
   /** Validates, publishes the job and wakes workers; false when there is nothing to do. Sets `busy`. */
-  private begin(name: string, items: number, parts: number): boolean {
+  private begin(name: string, items: number, parts: number, async: boolean): boolean {
     if (this.disposed) throw new KilnError(`cannot run kernel "${name}": the threaded module was disposed`, { hint: "create a new one with createThreadedModule" });
     if (this.broken) throw new KilnError(`cannot run kernel "${name}": a worker of the pool failed: ${this.broken}`, { hint: "dispose this module and create a new one" });
     if (this.busy) throw new KilnError(`cannot run kernel "${name}": another run of this module is in progress`, { hint: "await the previous runAsync before starting the next; kernels must run in order" });
@@ -370,7 +381,7 @@ class Pool implements ThreadedModule {
     const active = Math.min(this.workers.length, P - 1);
     const ctl = this.ctl;
     ctl[KERNEL] = k; ctl[ITEMS] = items; ctl[PARTS] = P;
-    ctl[POST] = this.asyncWait === "message" ? 1 : 0;
+    ctl[POST] = async && this.asyncWait === "message" ? 1 : 0;
     this.mainError = undefined;
     Atomics.store(ctl, ERR, 0);
     Atomics.store(ctl, NEXT, 0);

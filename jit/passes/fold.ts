@@ -7,20 +7,24 @@
  * evaluator, `fold` leaves graphs unchanged. `makeFoldPass(evaluate)` builds a fold pass with
  * an explicit evaluator (tests, tools).
  *
- * Folding is skipped where it would not pay:
- * - the output is much larger than the inputs (more than {@link FoldLimits.maxGrowth} times
- *   their bytes and more than {@link FoldLimits.smallElements} elements): a broadcast of a
- *   scalar stays a lazy `expand` instead of becoming a big array;
- * - the host work is large (more than {@link FoldLimits.maxWork} multiply-adds or element
- *   visits): big matmuls/convolutions of constants are left to the backend;
- * - the evaluator throws (e.g. a gather index out of range): the error then happens at run
- *   time, as it does without optimization.
+ * Broadcasts stay lazy:
+ * - an `expand` is never folded itself, and `expand(const)` counts as a constant input;
+ * - an elementwise op whose inputs are all expands of constants of one shape is evaluated on
+ *   the small constants and expanded again: `expand(2) * expand(3)` → `expand(6)`;
+ * - any other node folds only if its output is at most {@link FoldLimits.smallElements}
+ *   elements, or at most {@link FoldLimits.maxGrowth} times the bytes of the constants it
+ *   reads (an expanded input counts with its unexpanded bytes).
+ *
+ * Folding is also skipped when the host work is large (more than {@link FoldLimits.maxWork}
+ * multiply-adds or element visits: big matmuls/convolutions of constants are left to the
+ * backend), and when the evaluator throws (e.g. a gather index out of range): the error then
+ * happens at run time, as it does without optimization.
  *
  * @example
  * setConstEvaluator((n, ins) => myHostKernel(n, ins));
  * const g2 = fold(g);                     // exp(const) → const
  */
-import { Node, constNode, numel } from "../ir.js";
+import { Node, node, constNode, numel, sameShape, UNARY_OPS, BINARY_OPS } from "../ir.js";
 import type { HostBuffer } from "../buffer.js";
 import { itemSize } from "../dtype.js";
 import { rebuild, type Graph } from "../graph.js";
@@ -70,27 +74,61 @@ export function foldWork(n: Node): number {
   }
 }
 
-/** Whether folding `n` (whose inputs are constants) stays within `limits`. */
-export function worthFolding(n: Node, limits: FoldLimits = DEFAULT_FOLD_LIMITS): boolean {
-  if (foldWork(n) > limits.maxWork) return false;
+/**
+ * Whether folding `n` stays within `limits`, given the bytes of the constants it reads
+ * (`inBytes`, unexpanded) and the host work of materializing expanded inputs (`extraWork`).
+ */
+export function worthFolding(n: Node, inBytes: number, extraWork = 0, limits: FoldLimits = DEFAULT_FOLD_LIMITS): boolean {
+  if (foldWork(n) + extraWork > limits.maxWork) return false;
   if (n.size <= limits.smallElements) return true;
-  const outBytes = n.size * itemSize(n.dtype);
-  const inBytes = n.inputs.reduce((s, i) => s + i.size * itemSize(i.dtype), 0);
-  return outBytes <= limits.maxGrowth * inBytes;
+  return n.size * itemSize(n.dtype) <= limits.maxGrowth * inBytes;
 }
+
+const ELEMENTWISE: ReadonlySet<string> = new Set<string>([...UNARY_OPS, ...BINARY_OPS, "where", "cast"]);
+
+/** The constant under `n` when `n` is a constant or an expanded constant. */
+const constSource = (n: Node): Node | undefined =>
+  n.op === "const" ? n : n.op === "expand" && n.inputs[0]!.op === "const" ? n.inputs[0] : undefined;
+
+const bytesOf = (n: Node): number => n.size * itemSize(n.dtype);
 
 /** Folds every foldable node of `g` with `evaluate`, bottom-up (chains of constants fold in one run). */
 export function foldWith(g: Graph, evaluate: ConstEvaluator, limits: FoldLimits = DEFAULT_FOLD_LIMITS): Graph {
-  return rebuild(g, (n, ins) => {
-    if (NEVER_FOLD.has(n.op) || ins.length === 0 || !ins.every((i) => i.op === "const")) return undefined;
-    const m = ins.every((x, i) => x === n.inputs[i]) ? n : new Node(n.op, ins, n.attrs, n.shape, n.dtype, n.site);
-    if (!worthFolding(m, limits)) return undefined;
+  const run = (m: Node, values: HostBuffer[]): HostBuffer | undefined => {
     let v: HostBuffer;
-    try { v = evaluate(m, ins.map((i) => i.attrs.value!)); }
+    try { v = evaluate(m, values); }
     catch { return undefined; } // let it fail at run time, where the error is reported as without folding
-    if (v.dtype !== n.dtype || v.shape.length !== n.shape.length || v.shape.some((d, i) => d !== n.shape[i]) || v.data.length !== n.size)
-      throw new Error(`internal: constant evaluator returned ${v.dtype}[${v.shape}] for ${n.op} of ${n.dtype}[${n.shape}]`);
-    return constNode(v, n.site);
+    if (v.dtype !== m.dtype || v.shape.length !== m.shape.length || v.shape.some((d, i) => d !== m.shape[i]) || v.data.length !== m.size)
+      throw new Error(`internal: constant evaluator returned ${v.dtype}[${v.shape}] for ${m.op} of ${m.dtype}[${m.shape}]`);
+    return v;
+  };
+  return rebuild(g, (n, ins) => {
+    if (NEVER_FOLD.has(n.op) || ins.length === 0) return undefined;
+    const srcs = ins.map(constSource);
+    if (!srcs.every((s) => s)) return undefined;
+    const src = srcs as Node[];
+    const expanded = ins.filter((i) => i.op === "expand");
+    // elementwise over broadcasts of one shape: compute on the small constants, expand the result
+    if (ELEMENTWISE.has(n.op) && expanded.length === ins.length && src.every((s) => sameShape(s.shape, src[0]!.shape))) {
+      const small = new Node(n.op, src, n.attrs, src[0]!.shape, n.dtype, n.site);
+      if (!worthFolding(small, src.reduce((b, s) => b + bytesOf(s), 0), 0, limits)) return undefined;
+      const v = run(small, src.map((s) => s.attrs.value!));
+      if (!v) return undefined;
+      return sameShape(small.shape, n.shape) ? constNode(v, n.site) : node("expand", [constNode(v, n.site)], {}, n.shape, n.site);
+    }
+    if (n.op === "expand") return undefined; // a broadcast stays lazy
+    const m = ins.every((x, i) => x === n.inputs[i]) ? n : new Node(n.op, ins, n.attrs, n.shape, n.dtype, n.site);
+    const extra = expanded.reduce((w, e) => w + e.size, 0);
+    if (!worthFolding(m, src.reduce((b, s) => b + bytesOf(s), 0), extra, limits)) return undefined;
+    const values: HostBuffer[] = [];
+    for (let i = 0; i < ins.length; i++) {
+      const x = ins[i]!;
+      const b = x.op === "const" ? x.attrs.value! : run(x, [src[i]!.attrs.value!]);
+      if (!b) return undefined;
+      values.push(b);
+    }
+    const v = run(m, values);
+    return v && constNode(v, n.site);
   });
 }
 

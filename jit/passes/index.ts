@@ -57,9 +57,10 @@ export const PIPELINES: Record<OptLevel, readonly [string, Pass][]> = {
 };
 
 /** Runs the passes of an opt level, logging node counts before and after each. */
-export function runPasses(g: Graph, opt: OptLevel): { graph: Graph; log: PassLog[] } {
+export function runPasses(g: Graph, opt: OptLevel, skip: ReadonlySet<string> = new Set()): { graph: Graph; log: PassLog[] } {
   const log: PassLog[] = [];
   for (const [name, pass] of PIPELINES[opt]) {
+    if (skip.has(name)) continue;
     const before = g.nodes.length;
     g = pass(g);
     log.push({ pass: name, nodesBefore: before, nodesAfter: g.nodes.length });

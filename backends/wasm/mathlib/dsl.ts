@@ -11,10 +11,15 @@
  *
  * Semantics that differ between the scalar and SIMD instruction sets are pinned down here:
  * - comparisons return a mask ("m32"/"m64"): 0/1 in an i32 for scalar code, all-ones lanes for
- *   SIMD; {@link Emitter.select} picks per lane (`select` vs `v128.bitselect`);
+ *   SIMD; {@link Emitter.select} picks per lane (`v128.bitselect`; in scalar code an integer
+ *   `select`, i.e. a conditional move), {@link Emitter.override} is the same for rare special
+ *   cases (a plain, well-predicted `select` in scalar code);
  * - {@link Emitter.pmin}/{@link Emitter.pmax} have the wasm `pmin`/`pmax` semantics
  *   (`pmin(a, b) = b < a ? b : a`), so a NaN in `a` passes through; the scalar form is a
- *   compare and select. (`f32.min` and `f32x4.min` agree too, but are slower on x86.)
+ *   compare and select (for clamps, so well predicted). (`min` would not pass the input
+ *   NaN's bits through, and is slower on x86.)
+ * - {@link Emitter.choose} evaluates both alternatives and selects in SIMD code, but branches
+ *   in scalar code (the chosen side runs the same operations either way);
  * - f64 work on f32x4 data runs as two f64x2 halves: {@link Emitter.promote} returns one value
  *   for scalar code and two halves for SIMD code, and {@link Emitter.demote} /
  *   {@link Emitter.truncD} put them back together.
@@ -120,8 +125,11 @@ export class Emitter {
   neg(a: FA): F { return this.op("f32", [[a, "f32"]], (f) => f.f32_neg(), (f) => f.f32x4_neg()); }
   nearest(a: FA): F { return this.op("f32", [[a, "f32"]], (f) => f.f32_nearest(), (f) => f.f32x4_nearest()); }
   trunc(a: FA): F { return this.op("f32", [[a, "f32"]], (f) => f.f32_trunc(), (f) => f.f32x4_trunc()); }
-  /** `b < a ? b : a` (a NaN `a` is returned). */
-  pmin(a: FA, b: FA): F { return this.pm("f32", a, b, true); }
+  /**
+   * `b < a ? b : a` (a NaN `a` is returned). `mixed`: the outcome varies with the data, so
+   * scalar code selects through the integer registers (see {@link select}).
+   */
+  pmin(a: FA, b: FA, mixed = false): F { return mixed && !this.vec ? (this.sel(this.lt(b, a), b, a, "f32", true) as F) : this.pm("f32", a, b, true); }
   /** `a < b ? b : a` (a NaN `a` is returned). */
   pmax(a: FA, b: FA): F { return this.pm("f32", a, b, false); }
   lt(a: FA, b: FA): M { return this.op("m32", [[a, "f32"], [b, "f32"]], (f) => f.f32_lt(), (f) => f.f32x4_lt()); }
@@ -187,9 +195,62 @@ export class Emitter {
   select(m: M | MD, a: number, b: number): F;
   select<K extends Kind>(m: M | MD, a: number, b: number, kind: K): Val<K>;
   select(m: M | MD, a: Val | number, b: Val | number, kind?: Kind): Val {
-    const k = kind ?? (typeof a === "object" ? a.kind : typeof b === "object" ? b.kind : "f32");
-    return this.op(k, [[a, k], [b, k], [m, m.kind]], (f) => f.select(), (f) => f.v128_bitselect());
+    return this.sel(m, a, b, kind, true);
   }
+
+  /**
+   * `select` for rare special cases (NaN, infinities, zeros, subnormal inputs): scalar code uses
+   * a plain `select`, which V8 turns into a branch that is cheap when well predicted.
+   */
+  override<K extends Kind>(m: M | MD, a: Val<K> | number, b: Val<K> | number, kind?: K): Val<K> {
+    return this.sel(m, a, b, kind, false) as Val<K>;
+  }
+
+  private sel(m: M | MD, a: Val | number, b: Val | number, kind: Kind | undefined, viaInt: boolean): Val {
+    const k = kind ?? (typeof a === "object" ? a.kind : typeof b === "object" ? b.kind : "f32");
+    if (this.vec || !viaInt) return this.op(k, [[a, k], [b, k], [m, m.kind]], (f) => f.select(), (f) => f.v128_bitselect());
+    this.push(a, k);
+    this.toIntBits(k);
+    this.push(b, k);
+    this.toIntBits(k);
+    this.push(m, m.kind);
+    this.f.select();
+    this.fromIntBits(k);
+    return this.pop(k);
+  }
+
+  /**
+   * Scalar float selects go through the integer registers: on V8 (Node 20, x64) an i32/i64
+   * `select` measures as a conditional move, an f32/f64 `select` as a branch that mispredicts
+   * on mixed data (acos, sin: about twice as slow on random inputs).
+   */
+  private toIntBits(k: Kind): void {
+    if (k === "f32") this.f.i32_reinterpret_f32();
+    else if (k === "f64") this.f.i64_reinterpret_f64();
+  }
+
+  private fromIntBits(k: Kind): void {
+    if (k === "f32") this.f.f32_reinterpret_i32();
+    else if (k === "f64") this.f.f64_reinterpret_i64();
+  }
+
+  /**
+   * `select(m, a(), b())`, except that scalar code branches and evaluates only the side it
+   * needs (the same operations as the SIMD lane, so the same bits). For the expensive
+   * alternatives of a function; SIMD code stays branch-free.
+   */
+  choose(m: M, a: () => F, b: () => F): F {
+    if (this.vec) return this.select(m, a(), b());
+    const out = this.local("f32");
+    this.push(m, "m32");
+    this.f.if();
+    this.assign(out, a());
+    this.f.else();
+    this.assign(out, b());
+    this.f.end();
+    return out;
+  }
+
   /** Pushes an i32 that is non-zero when any lane of `m` is set (for a uniform `if`). */
   pushAny(m: M | MD): void {
     this.push(m, m.kind);

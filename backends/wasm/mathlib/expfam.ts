@@ -14,8 +14,11 @@ import {
  * x must be finite or NaN and small enough that n fits (callers clamp).
  */
 function expCore(e: Emitter, x: F): { s: F; tail: F; n: I } {
-  const t = e.nearest(e.mul(x, LOG2E));
-  const n = e.toInt(t);
+  // n = nearest(x*log2 e) by adding 1.5*2^23: the f32 addition rounds to an integer (ties to
+  // even, as f32.nearest would), left in the low bits (cheaper than nearest + trunc_sat)
+  const tm = e.add(e.mul(x, LOG2E), 12582912);
+  const t = e.sub(tm, 12582912);
+  const n = e.isub(e.bits(tm), 0x4b400000);
   const r = e.sub(e.sub(x, e.mul(t, LN2_HI)), e.mul(t, LN2_LO));
   const p = horner(e, r, EXP_P);
   const s = e.add(r, 1);
@@ -75,7 +78,7 @@ export function exp(e: Emitter, x: F): F {
  */
 export function log(e: Emitter, x: F): F {
   const sub = e.lt(x, 1.1754943508222875e-38);
-  const xs = e.select(sub, e.mul(x, 8388608), x);
+  const xs = e.override(sub, e.mul(x, 8388608), x);
   const ix = e.iadd(e.bits(xs), 0x3f800000 - 0x3f3504f3);
   const k = e.isub(e.shr(ix, 23), e.select(sub, 127 + 23, 127, "i32"));
   const m = e.float(e.iadd(e.iand(ix, 0x007fffff), 0x3f3504f3));
@@ -87,8 +90,8 @@ export function log(e: Emitter, x: F): F {
   y = e.sub(y, e.mul(z, 0.5));
   const r = e.add(e.add(f, y), e.mul(kf, LN2_HI));
   const ok = e.and(e.gt(x, 0), e.lt(x, Infinity));
-  const special = e.select(e.eq(x, 0), -Infinity, e.select(e.gt(x, 0), x, NaN));
-  return e.select(ok, r, special);
+  const special = e.override(e.eq(x, 0), -Infinity, e.override(e.gt(x, 0), x, NaN));
+  return e.override(ok, r, special);
 }
 
 /**
@@ -110,14 +113,21 @@ export function sigmoid(e: Emitter, x: F): F {
   return e.add(q, corr);
 }
 
-/** tanh: odd polynomial for |x| < 0.625, else 1 - 2/(e^2|x| + 1); sign copied from x. */
+/**
+ * tanh: odd polynomial for |x| < 0.625, else 1 - 2/(e^2|x| + 1), with 2|x| clamped to 40
+ * (tanh rounds to 1 from 9.01; the clamp keeps 2/(e^2|x| + 1) out of the slow subnormals).
+ * Sign copied from x.
+ */
 export function tanh(e: Emitter, x: F): F {
   const a = e.abs(x);
-  const z = e.mul(a, a);
-  const small = e.add(a, e.mul(e.mul(a, z), horner(e, z, TANH_P)));
-  const { y, n } = expReduce(e, e.pmin(e.add(a, a), 20));
-  const big = e.sub(1, e.div(2, e.add(ldexp(e, y, n), 1)));
-  return e.copysign(e.select(e.lt(a, TANH_SMALL), small, big), x);
+  const r = e.choose(e.lt(a, TANH_SMALL), () => {
+    const z = e.mul(a, a);
+    return e.add(a, e.mul(e.mul(a, z), horner(e, z, TANH_P)));
+  }, () => {
+    const { y, n } = expReduce(e, e.pmin(e.add(a, a), 40));
+    return e.sub(1, e.div(2, e.add(ldexp(e, y, n), 1)));
+  });
+  return e.copysign(r, x);
 }
 
 /**
@@ -132,11 +142,14 @@ function halfExp(e: Emitter, a: F): [F, F] {
 /** sinh: odd polynomial for |x| < 1, else (e^|x|/2 - 1/(2 e^|x|)); sign copied from x. */
 export function sinh(e: Emitter, x: F): F {
   const a = e.abs(x);
-  const z = e.mul(a, a);
-  const small = e.add(a, e.mul(e.mul(a, z), horner(e, z, SINH_P)));
-  const [h, hl] = halfExp(e, a);
-  const big = e.add(e.sub(h, e.div(0.25, h)), hl);
-  return e.copysign(e.select(e.lt(a, 1), small, big), x);
+  const r = e.choose(e.lt(a, 1), () => {
+    const z = e.mul(a, a);
+    return e.add(a, e.mul(e.mul(a, z), horner(e, z, SINH_P)));
+  }, () => {
+    const [h, hl] = halfExp(e, a);
+    return e.add(e.sub(h, e.div(0.25, h)), hl);
+  });
+  return e.copysign(r, x);
 }
 
 /** cosh = e^|x|/2 + 1/(2 e^|x|). */
@@ -147,13 +160,15 @@ export function cosh(e: Emitter, x: F): F {
 
 /**
  * erf: x + x*P(x^2) for |x| < 0.921875, else 1 - exp(-G(|x|)) with G fitted to -log(erfc)
- * on [0.921875, 4] (erf rounds to 1 beyond 3.92, so |x| is clamped to 4); sign copied from x.
+ * on [0.921875, 4]; erf rounds to 1 beyond 3.92, so |x| is clamped to 4 (which also keeps
+ * exp(-G) = e^-18 away from the slow subnormals). Sign copied from x.
  */
 export function erf(e: Emitter, x: F): F {
   const a = e.abs(x);
-  const small = e.add(a, e.mul(a, horner(e, e.mul(a, a), ERF_P)));
-  const g = horner(e, e.pmin(a, 4), ERF_G);
-  const { y, n } = expReduce(e, e.neg(g));
-  const big = e.sub(1, ldexp(e, y, n));
-  return e.copysign(e.select(e.lt(a, ERF_SMALL), small, big), x);
+  const r = e.choose(e.lt(a, ERF_SMALL), () => e.add(a, e.mul(a, horner(e, e.mul(a, a), ERF_P))), () => {
+    const g = horner(e, e.pmin(a, 4, true), ERF_G);
+    const { y, n } = expReduce(e, e.neg(g));
+    return e.sub(1, ldexp(e, y, n));
+  });
+  return e.copysign(r, x);
 }

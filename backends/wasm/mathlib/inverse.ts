@@ -52,20 +52,32 @@ export function acos(e: Emitter, x: F): F {
 }
 
 /**
- * atan(x): with a = |x|, t = a (a <= tan(pi/8)), (a-1)/(a+1) (a <= tan(3pi/8)) or -1/a
- * (one division for all three), atan|x| = H + atan(t), H = 0, pi/4, pi/2; sign copied.
+ * atan(x): with a = |x|, t = a (a <= tan(pi/8)), (a-1)/(a+1) (a <= tan(3pi/8)) or -1/a (one
+ * division for all three), atan|x| = H + atan(t) with H = 0, pi/4, pi/2; sign copied.
+ * The roundings of a-1 and a+1 (nl, dl) are carried as tl = (nl - t*dl)/(a+1), with
+ * 1/(a+1) = (1-t)/2, and H + t is summed exactly (Fast2Sum), leaving the division and the
+ * last addition as the roundings that matter.
  */
 export function atan(e: Emitter, x: F): F {
   const a = e.abs(x);
   const big = e.gt(a, 2.414213562373095);
-  const mid = e.gt(a, 0.41421356237309503);
-  const num = e.select(big, -1, e.select(mid, e.sub(a, 1), a));
-  const den = e.select(big, a, e.select(mid, e.add(a, 1), 1));
+  const mid = e.and(e.gt(a, 0.41421356237309503), e.not(big));
+  const ap1 = e.add(a, 1);
+  const am1 = e.sub(a, 1);
+  const num = e.select(big, -1, e.select(mid, am1, a));
+  const den = e.select(big, a, e.select(mid, ap1, 1));
   const t = e.div(num, den);
+  // a - 1 = am1 + nl (Fast2Sum; a - 1 is exact for a >= 1/2) and a + 1 = ap1 + dl (2Sum)
+  const nl = e.select(mid, e.add(e.sub(-1, am1), a), 0);
+  const bb = e.sub(ap1, a);
+  const dl = e.select(mid, e.add(e.sub(a, e.sub(ap1, bb)), e.sub(1, bb)), 0);
+  const tl = e.mul(e.mul(e.sub(nl, e.mul(t, dl)), e.sub(1, t)), 0.5);
   const z = e.mul(t, t);
   const v = e.mul(e.mul(t, z), horner(e, z, ATAN_P));
   const hHi = e.select(big, PIO2_HI, e.select(mid, PIO4_HI, 0));
   const hLo = e.select(big, PIO2_LO, e.select(mid, PIO4_LO, 0));
-  const r = e.add(hHi, e.add(t, e.add(v, hLo)));
+  const s = e.add(hHi, t);
+  const sl = e.add(e.sub(hHi, s), t);
+  const r = e.add(s, e.add(e.add(e.add(v, hLo), tl), sl));
   return e.copysign(r, x);
 }

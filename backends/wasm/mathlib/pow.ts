@@ -35,7 +35,7 @@ export function pow(e: Emitter, x: F, y: F): F {
   const ax = e.abs(x);
   // |x| = 2^k * m, m in [sqrt(1/2), sqrt(2)); subnormals scaled by 2^23 first
   const sub = e.lt(ax, 1.1754943508222875e-38);
-  const axs = e.select(sub, e.mul(ax, 8388608), ax);
+  const axs = e.override(sub, e.mul(ax, 8388608), ax);
   const ix = e.iadd(e.bits(axs), 0x3f800000 - 0x3f3504f3);
   const k = e.isub(e.shr(ix, 23), e.select(sub, 127 + 23, 127, "i32"));
   const m = e.float(e.iadd(e.iand(ix, 0x007fffff), 0x3f3504f3));
@@ -54,8 +54,8 @@ export function pow(e: Emitter, x: F, y: F): F {
   let r = e.demote(parts);
   // x = +-0 or +-inf
   const yPos = e.gt(y, 0);
-  r = e.select(e.eq(ax, 0), e.select(yPos, 0, Infinity, "f32"), r);
-  r = e.select(e.eq(ax, Infinity), e.select(yPos, Infinity, 0, "f32"), r);
+  r = e.override(e.eq(ax, 0), e.override(yPos, 0, Infinity, "f32"), r);
+  r = e.override(e.eq(ax, Infinity), e.override(yPos, Infinity, 0, "f32"), r);
   // sign: negative x (sign bit, so -0 and -inf too) and an odd integer y
   const yInt = e.eq(e.trunc(y), y);
   const yOdd = e.and(yInt, e.and(e.lt(e.abs(y), 16777216), e.ine(e.iand(e.toInt(y), 1), 0)));
@@ -64,6 +64,6 @@ export function pow(e: Emitter, x: F, y: F): F {
   // NaN: either operand NaN, or finite negative x with non-integer y
   const negFinite = e.and(e.lt(x, 0), e.gt(x, -Infinity));
   const nan = e.or(e.or(e.ne(x, x), e.ne(y, y)), e.and(negFinite, e.not(yInt)));
-  r = e.select(nan, NaN, r);
-  return e.select(e.eq(y, 0), 1, r);
+  r = e.override(nan, NaN, r);
+  return e.override(e.eq(y, 0), 1, r);
 }

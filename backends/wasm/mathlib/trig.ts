@@ -5,8 +5,8 @@
  * Reduction, for |x| < TRIG_FAST_MAX (1.5e6): in f64 (two f64x2 halves in SIMD code),
  * q = nearest(x*2/pi), r = (x - q*C1) - q*C2 with C1 = pi/2 to 33 bits (exact product, exact
  * subtraction) and C2 the next 53 bits; rh = f32(r), rl = f32(r - rh). The smallest |r| of
- * any float in that range is about 2^-31 (and r is x itself below pi/4), so the 2^-66 error
- * of this step leaves r accurate to far better than an f32 ulp.
+ * any float in [pi/4, 1.5e6] is 4.2e-9 (2^-27.8, at x = 252.8982; below pi/4, r = x), so the
+ * 2^-66 error of this step leaves r accurate to 2^-38 relative.
  *
  * For |x| >= 1.5e6 (and +-inf): Payne-Hanek in integer arithmetic ({@link emitTrigReduceBig},
  * a scalar function): x = M*2^(E-23) times a 96-bit window of the bits of 2/pi that matter
@@ -27,7 +27,7 @@ export interface Reduced {
 
 /**
  * Emits the scalar Payne-Hanek reduction `(x: f32) -> (q: i32, rh: f32, rl: f32)`, exact to
- * about 2^-62 in r for every finite x with |x| >= 2 (smaller x: garbage, never used); rh is NaN
+ * about 2^-61 in r for every finite x with |x| >= 1 (smaller x: garbage, never used); rh is NaN
  * for infinite or NaN x.
  *
  * With x = M*2^(E-23) (M the 24-bit significand) and 2/pi = sum b_i 2^-i, the terms with
@@ -140,16 +140,25 @@ export function sinOrCos(e: Emitter, x: F, big: FuncRef, shift: 0 | 1): F {
   const red = trigReduce(e, x, big);
   const q = shift ? e.iadd(red.q, 1) : red.q;
   const { s, c } = sinCos(e, red);
-  const v = e.select(e.ine(e.iand(q, 1), 0), c, s);
+  // r = 0 only for x = +-0 (the reduction loses the sign of zero): sin(x) = x there
+  const sn = shift ? s : e.override(e.eq(red.rh, 0), x, s);
+  const v = e.select(e.ine(e.iand(q, 1), 0), c, sn);
   return e.xorSign(v, e.shl(e.iand(q, 2), 30));
 }
 
-/** tan(x): t = tan(r) by polynomial; odd quadrants give -1/t (one division in both cases). */
+/**
+ * tan(x): t = tan(r) = th + tl by polynomial (th + tl exact from a Fast2Sum); odd quadrants
+ * give -1/t = q + q^2*tl with q = -1/th.
+ */
 export function tan(e: Emitter, x: F, big: FuncRef): F {
   const { q, rh, rl } = trigReduce(e, x, big);
   const z = e.mul(rh, rh);
   // tan(rh + rl) = rh + (rh*z*T(z) + rl*(1 + z))   (tan'(r) = 1 + tan^2 r ~ 1 + r^2)
-  const t = e.add(rh, e.add(e.mul(e.mul(rh, z), horner(e, z, TAN_T)), e.mul(rl, e.add(z, 1))));
-  const odd = e.ine(e.iand(q, 1), 0);
-  return e.div(e.select(odd, -1, t), e.select(odd, t, 1));
+  const tail = e.add(e.mul(e.mul(rh, z), horner(e, z, TAN_T)), e.mul(rl, e.add(z, 1)));
+  const th = e.add(rh, tail);
+  const tl = e.add(e.sub(rh, th), tail);
+  const c = e.div(-1, th);
+  const cot = e.add(c, e.mul(e.mul(c, c), tl));
+  // r = 0 only for x = +-0 (the reduction loses the sign of zero): tan(x) = x there
+  return e.select(e.ine(e.iand(q, 1), 0), cot, e.override(e.eq(rh, 0), x, th));
 }
