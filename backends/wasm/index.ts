@@ -41,7 +41,8 @@ interface Artifact {
   readonly segments: { addr: number; bytes: Uint8Array }[];
   readonly inputs: { addr: number; dtype: DType; size: number }[];
   readonly outputs: { addr: number; dtype: DType; shape: number[]; size: number }[];
-  readonly kernels: { name: string; workItems: number; node?: { op: string; id: string; site?: string } }[];
+  /** Functions to run in order (a kernel may have several phases), with their work items. */
+  readonly kernels: { name: string; workItems: number; kernel: number; node?: { op: string; id: string; site?: string } }[];
   readonly explain: ExplainSection[];
 }
 
@@ -81,11 +82,14 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
     },
   };
   m.importMemory("env", "mem", { min: 1, max: 1, shared: true }); // limits patched below
-  const kernels = plan.kernels.map((k) => {
+  const kernels = plan.kernels.flatMap((k) => {
     const e = emitKernel(m, k, ctx);
-    m.exportFunc(`k${k.id}`, e.func);
     const n = k.anchor?.node;
-    return { name: `k${k.id}`, workItems: e.workItems, node: n ? { op: n.op, id: `%${n.id}`, site: n.site?.toString() } : undefined };
+    return e.phases.map((p, i) => {
+      const name = `k${k.id}${e.phases.length > 1 ? `_${i}` : ""}`;
+      m.exportFunc(name, p.func);
+      return { name, workItems: p.workItems, kernel: k.id, node: n ? { op: n.op, id: `%${n.id}`, site: n.site?.toString() } : undefined };
+    });
   });
   if (top > MAX_BYTES) throw new CompileError(`the model needs ${top} bytes of memory, more than the wasm backend's ${MAX_BYTES}`, { hint: "use smaller inputs or another backend" });
   pagesRef.pages = Math.max(1, Math.ceil(top / 65536));
@@ -164,7 +168,7 @@ class WasmExecutable implements Executable {
     err[0] = 0;
     for (const k of art.kernels) this.exports[k.name]!(0, k.workItems);
     if (err[0]) {
-      const n = art.kernels[err[0] - 1]!.node;
+      const n = art.kernels.find((k) => k.kernel === err[0]! - 1)?.node;
       throw new RuntimeError(`index ${err[1]} is out of range for a dimension of size ${err[2]}`, { op: n?.op, node: n?.id, site: n?.site, hint: "indices must lie in [-size, size) of the indexed axis" });
     }
     return art.outputs.map((o) => {

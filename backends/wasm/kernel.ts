@@ -13,13 +13,14 @@
  */
 import type { FunctionBuilder, ModuleBuilder, FuncRef, ValType } from "./asm/index.js";
 import type { Kernel, KExpr, Plan } from "../../jit/kernel/index.js";
-import { View } from "../../jit/kernel/index.js";
+import { View, reshapeExpr } from "../../jit/kernel/index.js";
 import type { DType } from "../../jit/dtype.js";
 import { itemSize, castValue } from "../../jit/dtype.js";
 import { CompileError } from "../../jit/errors.js";
 import { valType, emitLoad, emitStore, emitUnary, emitBinary, emitCast, emitConst, scratch, type ScalarEnv } from "./scalar.js";
 import { emitAnchorValue, emitScatter } from "./anchors.js";
 import { emitMatmul, type MatmulSpec } from "./matmul.js";
+import { emitConvAsMatmul } from "./conv.js";
 
 export interface KernelCtx extends ScalarEnv {
   readonly plan: Plan;
@@ -39,7 +40,8 @@ type Scope = Map<KExpr, number>;
 const VEC_OPS = new Set(["neg", "abs", "sqrt", "floor", "ceil", "round", "recip", "not", "isnan", "isinf",
   "add", "sub", "mul", "div", "max", "min", "lt", "le", "eq", "and", "or", "xor"]);
 
-export interface EmittedKernel { readonly func: FuncRef; readonly workItems: number }
+/** A kernel's code: phases that run in order, each over its own independent work items. */
+export interface EmittedKernel { readonly phases: readonly { readonly func: FuncRef; readonly workItems: number }[] }
 
 /**
  * Code generation switches for tests: with `blockedMatmul` off, float matmuls take the scalar
@@ -49,16 +51,18 @@ export interface EmittedKernel { readonly func: FuncRef; readonly workItems: num
 export const codegenOptions = { blockedMatmul: true };
 
 export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel {
-  const fast = k.anchor?.op === "matmul" && codegenOptions.blockedMatmul ? emitBlockedMatmul(m, k, ctx) : undefined;
+  const fast = !codegenOptions.blockedMatmul ? undefined
+    : k.anchor?.op === "matmul" ? emitBlockedMatmul(m, k, ctx)
+    : k.anchor?.op === "conv" ? emitConvAsMatmul(m, k, ctx) : undefined;
   if (fast) return fast;
   const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}` });
   if (k.anchor?.op === "scatterElements") {
     emitScatter(f, k, ctx);
-    return { func: f, workItems: 1 };
+    return { phases: [{ func: f, workItems: 1 }] };
   }
   const e = new LoopEmitter(f, k, ctx);
   e.emit();
-  return { func: f, workItems: e.workItems };
+  return { phases: [{ func: f, workItems: e.workItems }] };
 }
 
 /** Float32 row-major data of a constant buffer read through a view (resolved at compile time). */
@@ -92,26 +96,35 @@ function emitBlockedMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): Emitted
   const bSpec: MatmulSpec["b"] = constB
     ? { constant: constB, batched: bv.strides[0] !== 0 && batch > 1 }
     : { base: ctx.addr(a.b.buf) + bv.offset * 4, sb: bv.strides[0]!, sk: bv.strides[1]!, sn: bv.strides[2]! };
+  const value = r === 3 ? k.value : reshapeExpr(k.value, [batch, M, N]);
+  if (!value) return undefined;
+  return matmulWithEpilogue(m, { ...k, shape: [batch, M, N], outShape: [batch, M, N], value }, ctx, { base: ctx.addr(a.a.buf) + av.offset * 4, sb: av.strides[0]!, sm: av.strides[1]!, sk: av.strides[2]! }, bSpec, { batch, M, N, K });
+}
+
+/**
+ * The blocked matmul over a kernel of shape [batch, M, N] whose value is the epilogue (the
+ * "anchor" expression stands for each product).
+ */
+export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a: MatmulSpec["a"], b: MatmulSpec["b"],
+  dims: { batch: number; M: number; N: number; K: number }): EmittedKernel | undefined {
   const isPlain = k.value.op === "anchor";
-  const probe = new LoopEmitter(m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_probe` }), k, ctx);
-  const vecOk = probe.epilogueVectorizable();
+  const vecOk = isPlain ? false : new LoopEmitter(undefined, k, ctx).epilogueVectorizable();
   const spec: MatmulSpec = {
-    batch, M, N, K,
-    a: { base: ctx.addr(a.a.buf) + av.offset * 4, sb: av.strides[0]!, sm: av.strides[1]!, sk: av.strides[2]! },
-    b: bSpec,
+    ...dims, a, b,
     c: ctx.addr(k.out),
     epilogue: isPlain ? null : {
       vectorizable: vecOk,
-      emit: (f, vector, b, mm, n) => new LoopEmitter(f, k, ctx).epilogue(vector, b, mm, n),
+      emit: (f, vector, bb, mm, n) => new LoopEmitter(f, k, ctx).epilogue(vector, bb, mm, n),
     },
     alloc: ctx.alloc,
     features: { relaxedSimd: ctx.relaxedSimd },
   };
-  const r2 = emitMatmul(m, spec, `k${k.id}`);
-  return { func: r2.func, workItems: r2.workItems };
+  const r = emitMatmul(m, spec, `k${k.id}`);
+  return { phases: [{ func: r.func, workItems: r.workItems }] };
 }
 
 class LoopEmitter {
+  readonly f: FunctionBuilder;
   /** Loop dims: outer (non-reduced, extent > 1) then reduced (extent > 1). */
   readonly outer: number[];
   readonly reduced: number[];
@@ -124,13 +137,15 @@ class LoopEmitter {
   private readonly accLocal: number[] = [];
   readonly workItems: number;
 
-  constructor(readonly f: FunctionBuilder, readonly k: Kernel, readonly ctx: KernelCtx) {
+  /** `f` undefined: analysis only (no code, no locals). */
+  constructor(f: FunctionBuilder | undefined, readonly k: Kernel, readonly ctx: KernelCtx) {
+    this.f = f as FunctionBuilder;
     const R = new Set(k.reduceAxes);
     this.outer = k.shape.map((_, i) => i).filter((i) => !R.has(i) && k.shape[i]! > 1);
     // an empty reduced axis still loops (zero times), so stages keep their initial value
     this.reduced = k.reduceAxes.filter((i) => k.shape[i]! !== 1);
     [...this.outer, ...this.reduced].forEach((d, l) => this.levelOfDim.set(d, l));
-    this.coord = k.shape.map(() => f.local("i32"));
+    this.coord = f ? k.shape.map(() => f.local("i32")) : [];
     this.workItems = this.outer.length ? k.shape[this.outer[0]!]! : 1;
   }
 

@@ -17,7 +17,7 @@ export function lower(g: Graph, opts: FuseOptions): Plan {
   return { ...f, memory };
 }
 
-export { printKernel, printExpr } from "./ir.js";
+export { printKernel, printExpr, reshapeExpr } from "./ir.js";
 export type { Plan, Kernel, KExpr, KBuffer, Anchor, Operand, ReduceStage, MemoryStats } from "./ir.js";
 export { View } from "./view.js";
 export { ALIGN } from "./memory.js";

@@ -100,6 +100,23 @@ export interface MemoryStats {
   readonly inPlace: number;
 }
 
+/**
+ * The expression with every load's view reshaped to `to` (the kernel's coordinates regrouped,
+ * e.g. [N, O, H, W] → [N, O, H·W]); undefined when a view or a select mask cannot be.
+ */
+export function reshapeExpr(e: KExpr, to: readonly number[], memo = new Map<KExpr, KExpr | undefined>()): KExpr | undefined {
+  if (memo.has(e)) return memo.get(e);
+  let r: KExpr | undefined;
+  switch (e.op) {
+    case "load": { const v = e.view.reshape(to); r = v ? { ...e, view: v } : undefined; break; }
+    case "select": r = undefined; break;
+    case "const": case "anchor": case "acc": r = e; break;
+    default: { const args = e.args.map((x) => reshapeExpr(x, to, memo)); r = args.every((x) => x) ? ({ ...e, args } as KExpr) : undefined; }
+  }
+  memo.set(e, r);
+  return r;
+}
+
 // ---------------------------------------------------------------- printing
 
 /** Readable text of an expression, with shared subexpressions named once. */

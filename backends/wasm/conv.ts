@@ -1,0 +1,101 @@
+/**
+ * Float32 convolution through the blocked matmul: an im2col phase writes the input patches of
+ * each image as a [C·k…, out…] matrix into scratch, then `out[b] = W[O, C·k…] @ col[b]` runs on
+ * the SIMD matmul kernels with the kernel's epilogue (bias, activation, residual…) fused into
+ * the tile stores. A 1×1 convolution with unit stride and no padding reads the input as the
+ * matrix directly. Grouped and transposed convolutions take the scalar path (anchors.ts).
+ */
+import type { ModuleBuilder } from "./asm/index.js";
+import type { Kernel } from "../../jit/kernel/index.js";
+import { reshapeExpr } from "../../jit/kernel/index.js";
+import { numel } from "../../jit/ir.js";
+import { matmulWithEpilogue, type KernelCtx, type EmittedKernel } from "./kernel.js";
+import type { MatmulSpec } from "./matmul.js";
+
+/**
+ * Emits a float32, ungrouped convolution as im2col + blocked matmul; undefined when the kernel
+ * does not fit (the caller then uses the scalar path).
+ */
+export function emitConvAsMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel | undefined {
+  const a = k.anchor;
+  if (a?.op !== "conv" || a.node.dtype !== "float32" || a.node.attrs.groups !== 1) return undefined;
+  const n = a.node, at = n.attrs, xs = a.x.view.shape, ws = a.w.view.shape, os = n.shape;
+  const B = xs[0]!, C = xs[1]!, O = ws[0]!;
+  const kernel = ws.slice(2), out = os.slice(2);
+  const CK = C * numel(kernel), P = numel(out);
+  const flatShape = [B, O, P];
+  const value = reshapeExpr(k.value, flatShape);
+  if (!value) return undefined;
+  const flat: Kernel = { ...k, shape: flatShape, outShape: flatShape, value };
+  const direct = kernel.every((d) => d === 1) && at.strides!.every((s) => s === 1) && at.pads!.every((p) => p === 0);
+  const wAddr = ctx.addr(a.w.buf) + a.w.view.offset * 4, xAddr = ctx.addr(a.x.buf) + a.x.view.offset * 4;
+  const A: MatmulSpec["a"] = { base: wAddr, sb: 0, sm: CK, sk: 1 };
+  if (direct) {
+    // 1×1: the image itself is the [C, P] right-hand matrix
+    return matmulWithEpilogue(m, flat, ctx, A, { base: xAddr, sb: C * P, sk: P, sn: 1 }, { batch: B, M: O, N: P, K: CK });
+  }
+  const col = ctx.alloc(B * CK * P * 4, 64);
+  const im2col = emitIm2col(m, k, ctx, col);
+  const mm = matmulWithEpilogue(m, flat, ctx, A, { base: col, sb: CK * P, sk: P, sn: 1 }, { batch: B, M: O, N: P, K: CK });
+  if (!mm) return undefined;
+  return { phases: [im2col, ...mm.phases] };
+}
+
+/** col[b][(c, k…)][(o…)] = x[b, c, o·s − p + k·d] (0 outside); work items are (b, c) planes. */
+function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): { func: ReturnType<ModuleBuilder["func"]>; workItems: number } {
+  const a = k.anchor!;
+  if (a.op !== "conv") throw new Error("internal");
+  const n = a.node, at = n.attrs, xs = a.x.view.shape, ws = a.w.view.shape, os = n.shape;
+  const sp = xs.length - 2, C = xs[1]!;
+  const kernel = ws.slice(2), out = os.slice(2), inSp = xs.slice(2);
+  const KK = numel(kernel), P = numel(out), plane = numel(inSp);
+  const xAddr = ctx.addr(a.x.buf) + a.x.view.offset * 4;
+  const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_im2col` });
+  const item = f.local("i32"), src = f.local("i32"), dst = f.local("i32");
+  const kl = kernel.map(() => f.local("i32")), ol = out.map(() => f.local("i32")), pos = out.map(() => f.local("i32"));
+  const inStr = inSp.map((_, i) => numel(inSp.slice(i + 1)));
+  const loop = (l: number, n: number, body: () => void) => {
+    f.i32_const(0).local_set(l);
+    const exit = f.block(), top = f.loop();
+    f.local_get(l).i32_const(n).i32_ge_s().br_if(exit);
+    body();
+    f.local_get(l).i32_const(1).i32_add().local_set(l).br(top);
+    f.end().end();
+  };
+  // for item in [start, end): b = item / C, c = item % C; src = x + item·plane; dst row = item·KK
+  f.local_get(0).local_set(item);
+  const exit = f.block(), top = f.loop();
+  f.local_get(item).local_get(1).i32_ge_s().br_if(exit);
+  f.i32_const(xAddr).local_get(item).i32_const(plane * 4).i32_mul().i32_add().local_set(src);
+  // dst = col + (b·C·KK + c·KK)·P·4 = col + item·KK·P·4
+  f.i32_const(col).local_get(item).i32_const(KK * P * 4).i32_mul().i32_add().local_set(dst);
+  const kernelLoops = (d: number): void => {
+    if (d === sp) { outLoops(0); return; }
+    loop(kl[d]!, kernel[d]!, () => kernelLoops(d + 1));
+  };
+  const outLoops = (d: number): void => {
+    if (d === sp) {
+      // store x[pos] or 0, then advance dst
+      f.local_get(dst);
+      let any = false;
+      for (let i = 0; i < sp; i++) { f.local_get(pos[i]!).i32_const(inSp[i]!).i32_lt_u(); if (any) f.i32_and(); any = true; }
+      f.if("f32");
+      f.local_get(src);
+      for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(inStr[i]! * 4).i32_mul().i32_add();
+      f.f32_load(0, 4);
+      f.else().f32_const(0).end();
+      f.f32_store(0, 4);
+      f.local_get(dst).i32_const(4).i32_add().local_set(dst);
+      return;
+    }
+    loop(ol[d]!, out[d]!, () => {
+      f.local_get(ol[d]!).i32_const(at.strides![d]!).i32_mul().local_get(kl[d]!).i32_const(at.dilations![d]!).i32_mul().i32_add().i32_const(at.pads![d]!).i32_sub().local_set(pos[d]!);
+      outLoops(d + 1);
+    });
+  };
+  kernelLoops(0);
+  f.local_get(item).i32_const(1).i32_add().local_set(item).br(top);
+  f.end().end();
+  return { func: f, workItems: (xs[0]! * C) };
+}
+
