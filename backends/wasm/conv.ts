@@ -9,7 +9,7 @@ import type { ModuleBuilder } from "./asm/index.js";
 import type { Kernel } from "../../jit/kernel/index.js";
 import { reshapeExpr } from "../../jit/kernel/index.js";
 import { numel } from "../../jit/ir.js";
-import { matmulWithEpilogue, type KernelCtx, type EmittedKernel } from "./kernel.js";
+import { matmulWithEpilogue, LoopEmitter, type KernelCtx, type EmittedKernel } from "./kernel.js";
 import type { MatmulSpec } from "./matmul.js";
 
 /**
@@ -99,3 +99,84 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
   return { func: f, workItems: (xs[0]! * C) };
 }
 
+
+/**
+ * Depthwise convolution (groups = channels, one filter per channel), 2-d, float32: each work
+ * item is one (image, channel) plane, copied into a zero-padded scratch plane so the window
+ * loads need no bounds checks; with stride 1 four outputs of a row are computed at once with
+ * f32x4 loads. The kernel's epilogue is applied as each output is stored.
+ */
+export function emitDepthwise(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel | undefined {
+  const a = k.anchor;
+  if (a?.op !== "conv" || a.node.dtype !== "float32") return undefined;
+  const n = a.node, at = n.attrs, xs = a.x.view.shape, ws = a.w.view.shape, os = n.shape;
+  if (xs.length !== 4 || at.groups !== xs[1] || ws[0] !== xs[1] || ws[1] !== 1) return undefined;
+  const [B, C, H, W] = xs as [number, number, number, number];
+  const [KH, KW] = [ws[2]!, ws[3]!], [OH, OW] = [os[2]!, os[3]!];
+  const [sh, sw] = at.strides as [number, number], [dh, dw] = at.dilations as [number, number];
+  const [pt, pl] = [at.pads![0]!, at.pads![1]!];
+  const PH = Math.max(H + pt, (OH - 1) * sh + (KH - 1) * dh + 1), PW = Math.max(W + pl, (OW - 1) * sw + (KW - 1) * dw + 1) + 4;
+  const flatShape = [B, C, OH * OW];
+  const value = reshapeExpr(k.value, flatShape);
+  if (!value) return undefined;
+  const flat: Kernel = { ...k, shape: flatShape, outShape: flatShape, value };
+  const vectorOk = sw === 1 && OW >= 4 && (k.value.op === "anchor" || new LoopEmitter(undefined, flat, ctx).epilogueVectorizable());
+  // one padded plane per call (a thread's chunk of items), picked from the chunk's start so
+  // balanced chunks of up to 64 threads never share one
+  const planeBytes = PH * PW * 4, slots = Math.min(B * C, 64);
+  const scratch = ctx.alloc(planeBytes * slots, 64);
+  const xAddr = ctx.addr(a.x.buf) + a.x.view.offset * 4, wAddr = ctx.addr(a.w.buf) + a.w.view.offset * 4, out = ctx.addr(k.out);
+  const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_dw` });
+  const item = f.local("i32"), plane = f.local("i32"), i = f.local("i32"), oh = f.local("i32"), ow = f.local("i32");
+  const b = f.local("i32"), c = f.local("i32"), p = f.local("i32"), acc = f.local("f32"), vacc = f.local("v128"), row = f.local("i32"), wp = f.local("i32");
+  const loop = (l: number, from: () => void, n: number | (() => void), step: number, body: () => void) => {
+    from(); f.local_set(l);
+    const exit = f.block(), top = f.loop();
+    f.local_get(l); if (typeof n === "number") f.i32_const(n); else n();
+    f.i32_ge_s().br_if(exit);
+    body();
+    f.local_get(l).i32_const(step).i32_add().local_set(l).br(top);
+    f.end().end();
+  };
+  f.i32_const(scratch).local_get(0).i32_const(slots).i32_mul().i32_const(B * C).i32_div_u().i32_const(planeBytes).i32_mul().i32_add().local_set(plane);
+  loop(item, () => f.local_get(0), () => f.local_get(1), 1, () => {
+    f.local_get(plane).i32_const(0).i32_const(planeBytes).memory_fill();
+    loop(i, () => f.i32_const(0), H, 1, () => {
+      // copy input row i into padded row i + pt at column pl
+      f.local_get(plane).local_get(i).i32_const(pt).i32_add().i32_const(PW * 4).i32_mul().i32_add().i32_const(pl * 4).i32_add();
+      f.i32_const(xAddr).local_get(item).i32_const(H * W * 4).i32_mul().i32_add().local_get(i).i32_const(W * 4).i32_mul().i32_add();
+      f.i32_const(W * 4).memory_copy();
+    });
+    f.local_get(item).i32_const(C).i32_div_u().local_set(b);
+    f.local_get(item).i32_const(C).i32_rem_u().local_set(c);
+    f.i32_const(wAddr).local_get(c).i32_const(KH * KW * 4).i32_mul().i32_add().local_set(wp);
+    loop(oh, () => f.i32_const(0), OH, 1, () => {
+      const store = (vector: boolean) => {
+        // out address, then the epilogue over the accumulated value
+        f.i32_const(out).local_get(item).i32_const(OH * OW * 4).i32_mul().i32_add().local_get(p).i32_const(4).i32_mul().i32_add();
+        f.local_get(vector ? vacc : acc);
+        if (k.value.op !== "anchor") new LoopEmitter(f, flat, ctx).epilogue(vector, b, c, p);
+        vector ? f.v128_store(0, 4) : f.f32_store(0, 4);
+      };
+      const window = (vector: boolean) => {
+        vector ? f.v128_const_i32x4(0, 0, 0, 0).local_set(vacc) : f.f32_const(0).local_set(acc);
+        for (let kh = 0; kh < KH; kh++) {
+          // row pointer: plane + ((oh*sh + kh*dh) * PW + ow*sw) * 4
+          f.local_get(plane).local_get(oh).i32_const(sh).i32_mul().i32_const(kh * dh).i32_add().i32_const(PW * 4).i32_mul().i32_add();
+          f.local_get(ow).i32_const(sw * 4).i32_mul().i32_add().local_set(row);
+          for (let kw = 0; kw < KW; kw++) {
+            const wo = (kh * KW + kw) * 4, xo = kw * dw * 4;
+            if (vector) f.local_get(vacc).local_get(row).v128_load(xo, 4).local_get(wp).v128_load32_splat(wo, 4).f32x4_mul().f32x4_add().local_set(vacc);
+            else f.local_get(acc).local_get(row).f32_load(xo, 4).local_get(wp).f32_load(wo, 4).f32_mul().f32_add().local_set(acc);
+          }
+        }
+        f.local_get(oh).i32_const(OW).i32_mul().local_get(ow).i32_add().local_set(p);
+        store(vector);
+      };
+      f.i32_const(0).local_set(ow);
+      if (vectorOk) loop(ow, () => f.i32_const(0), () => f.i32_const(OW - 3), 4, () => window(true));
+      loop(ow, () => f.local_get(ow), OW, 1, () => window(false));
+    });
+  });
+  return { phases: [{ func: f, workItems: B * C }] };
+}

@@ -20,7 +20,7 @@ import { CompileError } from "../../jit/errors.js";
 import { valType, emitLoad, emitStore, emitUnary, emitBinary, emitCast, emitConst, scratch, type ScalarEnv } from "./scalar.js";
 import { emitAnchorValue, emitScatter } from "./anchors.js";
 import { emitMatmul, type MatmulSpec } from "./matmul.js";
-import { emitConvAsMatmul } from "./conv.js";
+import { emitConvAsMatmul, emitDepthwise } from "./conv.js";
 
 export interface KernelCtx extends ScalarEnv {
   readonly plan: Plan;
@@ -53,7 +53,7 @@ export const codegenOptions = { blockedMatmul: true };
 export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel {
   const fast = !codegenOptions.blockedMatmul ? undefined
     : k.anchor?.op === "matmul" ? emitBlockedMatmul(m, k, ctx)
-    : k.anchor?.op === "conv" ? emitConvAsMatmul(m, k, ctx) : undefined;
+    : k.anchor?.op === "conv" ? emitConvAsMatmul(m, k, ctx) ?? emitDepthwise(m, k, ctx) : undefined;
   if (fast) return fast;
   const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}` });
   if (k.anchor?.op === "scatterElements") {
@@ -123,7 +123,7 @@ export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, 
   return { phases: [{ func: r.func, workItems: r.workItems }] };
 }
 
-class LoopEmitter {
+export class LoopEmitter {
   readonly f: FunctionBuilder;
   /** Loop dims: outer (non-reduced, extent > 1) then reduced (extent > 1). */
   readonly outer: number[];
