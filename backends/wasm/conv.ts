@@ -41,7 +41,12 @@ export function emitConvAsMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): E
   return { phases: [im2col, ...mm.phases] };
 }
 
-/** col[b][(c, k…)][(o…)] = x[b, c, o·s − p + k·d] (0 outside); work items are (b, c) planes. */
+/**
+ * col[b][(c, k…)][(o…)] = x[b, c, o·s − p + k·d] (0 outside); work items are (b, c) planes.
+ * 2-d with unit stride: each output row of a (kh, kw) column is one contiguous run of an input
+ * row (bounds known at compile time, kernel offsets unrolled), so rows are copied with
+ * `memory.copy` and the edges zero-filled; other shapes gather element by element.
+ */
 function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): { func: ReturnType<ModuleBuilder["func"]>; workItems: number } {
   const a = k.anchor!;
   if (a.op !== "conv") throw new Error("internal");
@@ -52,8 +57,6 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
   const xAddr = ctx.addr(a.x.buf) + a.x.view.offset * 4;
   const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_im2col` });
   const item = f.local("i32"), src = f.local("i32"), dst = f.local("i32");
-  const kl = kernel.map(() => f.local("i32")), ol = out.map(() => f.local("i32")), pos = out.map(() => f.local("i32"));
-  const inStr = inSp.map((_, i) => numel(inSp.slice(i + 1)));
   const loop = (l: number, n: number, body: () => void) => {
     f.i32_const(0).local_set(l);
     const exit = f.block(), top = f.loop();
@@ -62,43 +65,68 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
     f.local_get(l).i32_const(1).i32_add().local_set(l).br(top);
     f.end().end();
   };
-  // for item in [start, end): b = item / C, c = item % C; src = x + item·plane; dst row = item·KK
   f.local_get(0).local_set(item);
   const exit = f.block(), top = f.loop();
   f.local_get(item).local_get(1).i32_ge_s().br_if(exit);
   f.i32_const(xAddr).local_get(item).i32_const(plane * 4).i32_mul().i32_add().local_set(src);
-  // dst = col + (b·C·KK + c·KK)·P·4 = col + item·KK·P·4
   f.i32_const(col).local_get(item).i32_const(KK * P * 4).i32_mul().i32_add().local_set(dst);
-  const kernelLoops = (d: number): void => {
-    if (d === sp) { outLoops(0); return; }
-    loop(kl[d]!, kernel[d]!, () => kernelLoops(d + 1));
-  };
-  const outLoops = (d: number): void => {
-    if (d === sp) {
-      // store x[pos] or 0, then advance dst
-      f.local_get(dst);
-      let any = false;
-      for (let i = 0; i < sp; i++) { f.local_get(pos[i]!).i32_const(inSp[i]!).i32_lt_u(); if (any) f.i32_and(); any = true; }
-      f.if("f32");
-      f.local_get(src);
-      for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(inStr[i]! * 4).i32_mul().i32_add();
-      f.f32_load(0, 4);
-      f.else().f32_const(0).end();
-      f.f32_store(0, 4);
-      f.local_get(dst).i32_const(4).i32_add().local_set(dst);
-      return;
-    }
-    loop(ol[d]!, out[d]!, () => {
-      f.local_get(ol[d]!).i32_const(at.strides![d]!).i32_mul().local_get(kl[d]!).i32_const(at.dilations![d]!).i32_mul().i32_add().i32_const(at.pads![d]!).i32_sub().local_set(pos[d]!);
-      outLoops(d + 1);
-    });
-  };
-  kernelLoops(0);
+  if (sp === 2 && at.strides![1] === 1) {
+    const [H, W] = inSp as [number, number], [KH, KW] = kernel as [number, number], [OH, OW] = out as [number, number];
+    const [sh] = at.strides as [number, number], [dh, dw] = at.dilations as [number, number], [pt, pl] = [at.pads![0]!, at.pads![1]!];
+    const oh = f.local("i32"), ih = f.local("i32");
+    for (let kh = 0; kh < KH; kh++)
+      for (let kw = 0; kw < KW; kw++) {
+        // valid output columns: 0 <= ow + kw*dw - pl < W
+        const lo = Math.min(OW, Math.max(0, pl - kw * dw)), hi = Math.max(lo, Math.min(OW, W + pl - kw * dw));
+        loop(oh, OH, () => {
+          f.local_get(oh).i32_const(sh).i32_mul().i32_const(kh * dh - pt).i32_add().local_tee(ih);
+          f.i32_const(H).i32_lt_u();
+          f.if();
+          if (lo > 0) f.local_get(dst).i32_const(0).i32_const(lo * 4).memory_fill();
+          if (hi > lo) {
+            f.local_get(dst).i32_const(lo * 4).i32_add();
+            f.local_get(src).local_get(ih).i32_const(W * 4).i32_mul().i32_add().i32_const((lo + kw * dw - pl) * 4).i32_add();
+            f.i32_const((hi - lo) * 4).memory_copy();
+          }
+          if (hi < OW) f.local_get(dst).i32_const(hi * 4).i32_add().i32_const(0).i32_const((OW - hi) * 4).memory_fill();
+          f.else();
+          f.local_get(dst).i32_const(0).i32_const(OW * 4).memory_fill();
+          f.end();
+          f.local_get(dst).i32_const(OW * 4).i32_add().local_set(dst);
+        });
+      }
+  } else {
+    const kl = kernel.map(() => f.local("i32")), ol = out.map(() => f.local("i32")), pos = out.map(() => f.local("i32"));
+    const inStr = inSp.map((_, i) => numel(inSp.slice(i + 1)));
+    const kernelLoops = (d: number): void => {
+      if (d === sp) { outLoops(0); return; }
+      loop(kl[d]!, kernel[d]!, () => kernelLoops(d + 1));
+    };
+    const outLoops = (d: number): void => {
+      if (d === sp) {
+        f.local_get(dst);
+        let any = false;
+        for (let i = 0; i < sp; i++) { f.local_get(pos[i]!).i32_const(inSp[i]!).i32_lt_u(); if (any) f.i32_and(); any = true; }
+        f.if("f32");
+        f.local_get(src);
+        for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(inStr[i]! * 4).i32_mul().i32_add();
+        f.f32_load(0, 4);
+        f.else().f32_const(0).end();
+        f.f32_store(0, 4);
+        f.local_get(dst).i32_const(4).i32_add().local_set(dst);
+        return;
+      }
+      loop(ol[d]!, out[d]!, () => {
+        f.local_get(ol[d]!).i32_const(at.strides![d]!).i32_mul().local_get(kl[d]!).i32_const(at.dilations![d]!).i32_mul().i32_add().i32_const(at.pads![d]!).i32_sub().local_set(pos[d]!);
+        outLoops(d + 1);
+      });
+    };
+    kernelLoops(0);
+  }
   f.local_get(item).i32_const(1).i32_add().local_set(item).br(top);
   f.end().end();
-  return { func: f, workItems: (xs[0]! * C) };
+  return { func: f, workItems: xs[0]! * C };
 }
-
 
 /**
  * Depthwise convolution (groups = channels, one filter per channel), 2-d, float32: each work
