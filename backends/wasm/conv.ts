@@ -43,9 +43,10 @@ export function emitConvAsMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): E
 
 /**
  * col[b][(c, k…)][(o…)] = x[b, c, o·s − p + k·d] (0 outside); work items are (b, c) planes.
- * 2-d with unit stride: each output row of a (kh, kw) column is one contiguous run of an input
- * row (bounds known at compile time, kernel offsets unrolled), so rows are copied with
- * `memory.copy` and the edges zero-filled; other shapes gather element by element.
+ * 2-d: each output row of a (kh, kw) column reads one input row over a range known at compile
+ * time (kernel offsets unrolled): unit stride copies it with `memory.copy`, larger strides
+ * gather it without bounds checks, and the edges are zero-filled. Other ranks gather element
+ * by element with checks.
  */
 function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): { func: ReturnType<ModuleBuilder["func"]>; workItems: number } {
   const a = k.anchor!;
@@ -70,23 +71,33 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
   f.local_get(item).local_get(1).i32_ge_s().br_if(exit);
   f.i32_const(xAddr).local_get(item).i32_const(plane * 4).i32_mul().i32_add().local_set(src);
   f.i32_const(col).local_get(item).i32_const(KK * P * 4).i32_mul().i32_add().local_set(dst);
-  if (sp === 2 && at.strides![1] === 1) {
+  if (sp === 2) {
     const [H, W] = inSp as [number, number], [KH, KW] = kernel as [number, number], [OH, OW] = out as [number, number];
-    const [sh] = at.strides as [number, number], [dh, dw] = at.dilations as [number, number], [pt, pl] = [at.pads![0]!, at.pads![1]!];
-    const oh = f.local("i32"), ih = f.local("i32");
+    const [sh, sw] = at.strides as [number, number], [dh, dw] = at.dilations as [number, number], [pt, pl] = [at.pads![0]!, at.pads![1]!];
+    const oh = f.local("i32"), ih = f.local("i32"), s0 = f.local("i32"), d0 = f.local("i32"), e0 = f.local("i32");
     for (let kh = 0; kh < KH; kh++)
       for (let kw = 0; kw < KW; kw++) {
-        // valid output columns: 0 <= ow + kw*dw - pl < W
-        const lo = Math.min(OW, Math.max(0, pl - kw * dw)), hi = Math.max(lo, Math.min(OW, W + pl - kw * dw));
+        // valid output columns: 0 <= ow*sw + kw*dw - pl < W
+        const lo = Math.min(OW, Math.max(0, Math.ceil((pl - kw * dw) / sw))), hi = Math.max(lo, Math.min(OW, Math.ceil((W + pl - kw * dw) / sw)));
         loop(oh, OH, () => {
           f.local_get(oh).i32_const(sh).i32_mul().i32_const(kh * dh - pt).i32_add().local_tee(ih);
           f.i32_const(H).i32_lt_u();
           f.if();
           if (lo > 0) f.local_get(dst).i32_const(0).i32_const(lo * 4).memory_fill();
-          if (hi > lo) {
+          if (hi > lo && sw === 1) {
             f.local_get(dst).i32_const(lo * 4).i32_add();
             f.local_get(src).local_get(ih).i32_const(W * 4).i32_mul().i32_add().i32_const((lo + kw * dw - pl) * 4).i32_add();
             f.i32_const((hi - lo) * 4).memory_copy();
+          } else if (hi > lo) {
+            // strided: a branch-free gather over the valid columns
+            f.local_get(src).local_get(ih).i32_const(W * 4).i32_mul().i32_add().i32_const((lo * sw + kw * dw - pl) * 4).i32_add().local_set(s0);
+            f.local_get(dst).i32_const(lo * 4).i32_add().local_tee(d0).i32_const((hi - lo) * 4).i32_add().local_set(e0);
+            const ex = f.block(), tp = f.loop();
+            f.local_get(d0).local_get(e0).i32_ge_u().br_if(ex);
+            f.local_get(d0).local_get(s0).f32_load(0, 4).f32_store(0, 4);
+            f.local_get(s0).i32_const(sw * 4).i32_add().local_set(s0);
+            f.local_get(d0).i32_const(4).i32_add().local_set(d0).br(tp);
+            f.end().end();
           }
           if (hi < OW) f.local_get(dst).i32_const(hi * 4).i32_add().i32_const(0).i32_const((OW - hi) * 4).memory_fill();
           f.else();
