@@ -9,7 +9,7 @@
  */
 import { registerBackend, type Backend, type Executable, type CompileOptions, type ExplainSection } from "../../jit/backend.js";
 import type { Graph } from "../../jit/graph.js";
-import { lower, printKernel } from "../../jit/kernel/index.js";
+import { lower, printKernel, type KExpr } from "../../jit/kernel/index.js";
 import { type HostBuffer, hostBuffer, bufferBytes } from "../../jit/buffer.js";
 import { allocStorage, itemSize, type DType } from "../../jit/dtype.js";
 import { diskCache } from "../../jit/disk-cache.js";
@@ -17,7 +17,8 @@ import { CompileError, RuntimeError } from "../../jit/errors.js";
 import { ModuleBuilder, wasmFeatures, type FuncRef, type FunctionBuilder } from "./asm/index.js";
 import type { JsImport } from "./scalar.js";
 import { IMPORT_SIGS, makeImports } from "./imports.js";
-import { emitKernel, type KernelCtx } from "./kernel.js";
+import { emitKernel, codegenOptions, MATH_OPS, type KernelCtx } from "./kernel.js";
+import { emitMathLib, type MathFn } from "./mathlib.js";
 
 // Relaxed SIMD (fused multiply-add, int8 dot products) is behind a flag in Node 20's V8; it can
 // be turned on before any module using it is compiled. Kernels use it only when it validates.
@@ -68,12 +69,24 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
   for (const [name, sig] of Object.entries(IMPORT_SIGS)) refs.set(name as JsImport, m.importFunc("env", name, { params: sig.params, results: [sig.result] }));
   // the memory is imported so worker threads can share it; its size is known once code is emitted
   const pagesRef = { pages: 0 };
+  m.importMemory("env", "mem", { min: 1, max: 1, shared: true }); // limits patched below
+  // the wasm math library, for the functions these kernels use (after imports, before kernels)
+  const needed = new Set<string>();
+  const scan = (e: KExpr) => { if ("args" in e) { if (MATH_OPS.has(e.op)) needed.add(e.op); e.args.forEach(scan); } };
+  for (const k of plan.kernels) { k.stages.forEach((st) => scan(st.expr)); scan(k.value); }
+  const math = needed.size && !codegenOptions.exactMath ? emitMathLib(m, needed as Set<MathFn>) as Record<string, { f32: FuncRef; f32x4: FuncRef }> : undefined;
   const ctx: KernelCtx = {
     plan,
     addr: (buf) => addrs[buf]!,
     errorAddr: ERROR_ADDR,
     relaxedSimd: wasmFeatures().relaxedSimd,
     callImport: (f: FunctionBuilder, name: JsImport) => { f.call(refs.get(name)!); },
+    callMath: math ? (f: FunctionBuilder, fn: string, vector: boolean) => {
+      const r = math[fn];
+      if (!r) return false;
+      f.call(vector ? r.f32x4 : r.f32);
+      return true;
+    } : undefined,
     alloc: (bytes: number, align: number, init?: Uint8Array) => {
       const a = Math.ceil(top / Math.max(align, 1)) * Math.max(align, 1);
       top = alignUp(a + bytes);
@@ -81,7 +94,6 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
       return a;
     },
   };
-  m.importMemory("env", "mem", { min: 1, max: 1, shared: true }); // limits patched below
   const kernels = plan.kernels.flatMap((k) => {
     const e = emitKernel(m, k, ctx);
     const n = k.anchor?.node;

@@ -36,9 +36,11 @@ export interface KernelCtx extends ScalarEnv {
 
 type Scope = Map<KExpr, number>;
 
-/** Ops with a 4-lane f32 form (transcendentals join when the wasm math library does). */
+/** Ops with a 4-lane f32 form of their own. */
 const VEC_OPS = new Set(["neg", "abs", "sqrt", "floor", "ceil", "round", "recip", "not", "isnan", "isinf",
   "add", "sub", "mul", "div", "max", "min", "lt", "le", "eq", "and", "or", "xor"]);
+/** Ops that vectorize through the wasm math library (when the module has it). */
+export const MATH_OPS = new Set(["exp", "log", "tanh", "erf", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "pow"]);
 
 /** A kernel's code: phases that run in order, each over its own independent work items. */
 export interface EmittedKernel { readonly phases: readonly { readonly func: FuncRef; readonly workItems: number }[] }
@@ -46,9 +48,11 @@ export interface EmittedKernel { readonly phases: readonly { readonly func: Func
 /**
  * Code generation switches for tests: with `blockedMatmul` off, float matmuls take the scalar
  * path, which accumulates in f64 exactly like the reference (the blocked SIMD kernel
- * accumulates in f32 and is checked against the reference with a tolerance instead).
+ * accumulates in f32 and is checked against the reference with a tolerance instead); with
+ * `exactMath` on, exp/log/tanh/… call JS's Math (bit-identical to the reference) instead of the
+ * wasm math library (within 1 ulp, vectorized, several times faster).
  */
-export const codegenOptions = { blockedMatmul: true };
+export const codegenOptions = { blockedMatmul: true, exactMath: false };
 
 export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel {
   const fast = !codegenOptions.blockedMatmul ? undefined
@@ -477,7 +481,7 @@ export class LoopEmitter {
       // masks combine bitwise; logic on float values yields 1.0/0.0 (scalar only)
       if (logic !== e.args.every((a) => a.dtype === "bool")) return false;
       if (e.args.some((a) => a.dtype === "bool") && !logic && e.op !== "not") return false;
-      return VEC_OPS.has(e.op);
+      return VEC_OPS.has(e.op) || (MATH_OPS.has(e.op) && !!this.ctx.callMath && !codegenOptions.exactMath);
     };
     return roots.every(ok);
   }
@@ -537,6 +541,7 @@ export class LoopEmitter {
         case "isnan": { const t = scratch(f, "v128", 20); f.local_tee(t).local_get(t).f32x4_ne(); return; }
         case "isinf": f.f32x4_abs().f32_const(Infinity).f32x4_splat().f32x4_eq(); return;
       }
+      if (this.ctx.callMath?.(f, e.op, true)) return;
       throw new Error(`internal: vector ${e.op}`);
     }
     this.vvalue(args[0]!); this.vvalue(args[1]!);
@@ -550,6 +555,7 @@ export class LoopEmitter {
       case "lt": f.f32x4_lt(); return;
       case "le": f.f32x4_le(); return;
       case "eq": f.f32x4_eq(); return;
+      case "pow": if (this.ctx.callMath?.(f, "pow", true)) return; break;
       case "and": f.v128_and(); return;
       case "or": f.v128_or(); return;
       case "xor": f.v128_xor(); return;

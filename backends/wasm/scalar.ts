@@ -24,6 +24,11 @@ export type JsImport = "exp" | "log" | "sin" | "cos" | "tan" | "tanh" | "asin" |
 export interface ScalarEnv {
   /** Calls a (f64...) -> f64 import or one of the float16 helpers. */
   callImport(f: FunctionBuilder, name: JsImport): void;
+  /**
+   * Calls the wasm math library's f32 (or f32x4) version of a function on the value(s) on the
+   * stack, returning false when it is not in this module (the caller then uses the JS import).
+   */
+  callMath?(f: FunctionBuilder, fn: string, vector: boolean): boolean;
 }
 
 export function emitLoad(f: FunctionBuilder, d: DType, env: ScalarEnv): void {
@@ -59,6 +64,7 @@ export function emitWrap(f: FunctionBuilder, d: DType, env: ScalarEnv): void {
 }
 
 function callF64(f: FunctionBuilder, env: ScalarEnv, name: JsImport, args: 1 | 2): void {
+  if (env.callMath?.(f, name, false)) return;
   // operands are f32 on the stack; the import works in f64 like the reference
   if (args === 2) {
     const tmp = scratch(f, "f32", 5);

@@ -35,6 +35,20 @@
  * workers have checked out, `run` throws (`runAsync` rejects) a KilnError naming the kernel, the
  * chunk and the thread. The pool stays usable.
  *
+ * Cost (2-core VM, Node 20, quiet machine; per `run` of an empty kernel, items = parts = threads):
+ * 1 thread 0.09 µs (a direct wasm call is 0.01 µs); 2 threads 0.3–0.5 µs with the default 50 µs spin
+ * (the worker is still spinning from the previous kernel), 12–47 µs with spinMicros = 0 (a futex
+ * wake of an idle core); 3 threads on 2 cores 40–70 µs (oversubscribed: spin is 0 by default
+ * there). A compute-bound kernel runs 1.99× faster on 2 threads; an 8M-element f32 add 1.76×
+ * (scalar) and 1.24× (SIMD: memory-bound). On a machine loaded by other processes spinning hurts
+ * (a spinning thread takes the core the other needs): set `spinMicros = 0` there.
+ *
+ * Limitations: a worker that dies while the caller is blocked in `run` (killed from outside, out of
+ * memory: kernel exceptions are caught) hangs it (`runAsync` notices and rejects); the memory must
+ * not grow while a pool uses it; in Node, `console.log` from an import running on a worker is never
+ * flushed (workers never return to their event loop); `importsSource` goes through `new Function`,
+ * which a page's Content-Security-Policy may forbid.
+ *
  * @example
  * const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
  * const tm = await createThreadedModule(bytes, memory, "return { exp: Math.exp };", defaultThreads());
@@ -441,7 +455,7 @@ class Pool implements ThreadedModule {
     }
     const where = thread === 0 ? "the calling thread" : `worker ${thread}`;
     throw new KilnError(`kernel "${name}" failed on work items [${ctl[ERR_START]}, ${ctl[ERR_END]}) on ${where}: ${what}`, {
-      hint: "a trap in a kernel means an out-of-bounds access or a bad value; memory written by the run is left as it was",
+      hint: "a trap in a kernel means an out-of-bounds access or a bad value; the run stopped early, so its outputs are partly written",
     });
   }
 }
