@@ -109,8 +109,33 @@ function emitBlockedMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): Emitted
  * The blocked matmul over a kernel of shape [batch, M, N] whose value is the epilogue (the
  * "anchor" expression stands for each product).
  */
+function usesMath(e: KExpr): boolean {
+  return "args" in e && (MATH_OPS.has(e.op) || e.args.some(usesMath));
+}
+
+function replaceAnchor(e: KExpr, by: KExpr, memo = new Map<KExpr, KExpr>()): KExpr {
+  if (e.op === "anchor") return by;
+  if (!("args" in e)) return e;
+  let r = memo.get(e);
+  if (!r) { r = { ...e, args: e.args.map((a) => replaceAnchor(a, by, memo)) } as KExpr; memo.set(e, r); }
+  return r;
+}
+
 export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a: MatmulSpec["a"], b: MatmulSpec["b"],
   dims: { batch: number; M: number; N: number; K: number }): EmittedKernel | undefined {
+  // An epilogue calling math functions (GELU, sigmoid, …) would bloat the micro-kernel and
+  // cost V8's register allocation more than it saves: such an epilogue runs as a second,
+  // vectorized phase over the stored tile instead (still one kernel, no extra buffer).
+  if (k.value.op !== "anchor" && usesMath(k.value)) {
+    const mm = matmulWithEpilogue(m, { ...k, value: { op: "anchor", dtype: "float32" } }, ctx, a, b, dims);
+    if (!mm) return undefined;
+    const load: KExpr = { op: "load", buf: k.out, view: View.contiguous(k.shape), dtype: "float32" };
+    const second: Kernel = { ...k, anchor: undefined, value: replaceAnchor(k.value, load) };
+    const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_epilogue` });
+    const e = new LoopEmitter(f, second, ctx);
+    e.emit();
+    return { phases: [...mm.phases, { func: f, workItems: e.workItems }] };
+  }
   const isPlain = k.value.op === "anchor";
   const vecOk = isPlain ? false : new LoopEmitter(undefined, k, ctx).epilogueVectorizable();
   const spec: MatmulSpec = {
