@@ -123,6 +123,8 @@ function replaceAnchor(e: KExpr, by: KExpr, memo = new Map<KExpr, KExpr>()): KEx
 
 export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a: MatmulSpec["a"], b: MatmulSpec["b"],
   dims: { batch: number; M: number; N: number; K: number }): EmittedKernel | undefined {
+  // the tiles store f32: an epilogue ending in another dtype (a cast, a comparison) takes the scalar path
+  if (k.value.dtype !== "float32" || ctx.plan.buffers[k.out]!.dtype !== "float32") return undefined;
   // An epilogue calling math functions (GELU, sigmoid, …) would bloat the micro-kernel and
   // cost V8's register allocation more than it saves: such an epilogue runs as a second,
   // vectorized phase over the stored tile instead (still one kernel, no extra buffer).

@@ -23,7 +23,7 @@ import type { Graph } from "../graph.js";
 import { toF64 } from "../buffer.js";
 import { CompileError } from "../errors.js";
 import { View } from "./view.js";
-import type { Anchor, KBuffer, KExpr, Kernel, Operand, ReduceStage } from "./ir.js";
+import { reshapeExpr, type Anchor, type KBuffer, type KExpr, type Kernel, type Operand, type ReduceStage } from "./ir.js";
 
 const ELEMENTWISE = new Set<string>([...UNARY_OPS, ...BINARY_OPS, "where", "cast"]);
 const MOVEMENT = new Set<string>(["reshape", "permute", "expand", "slice", "pad", "concat"]);
@@ -190,7 +190,10 @@ class KernelBuilder {
   }
 
   private anchorBase(n: Node, moves: readonly Move[]): KExpr {
-    if (moves.length || this.anchor || this.stageDepth || this.reduceAxes) throw new Refuse(n);
+    // reshapes between an anchor and its epilogue (a batched linear's [B·T, D] → [B, T, D]) keep
+    // the bytes in place: the kernel is re-expressed in the anchor's shape once built
+    const reshapesOnly = moves.every((m) => m.key.startsWith("r"));
+    if (!reshapesOnly || this.anchor || this.stageDepth || this.reduceAxes) throw new Refuse(n);
     const f = this.f, ins = n.inputs;
     const contiguous = n.op !== "matmul";
     const operand = (i: number) => f.operand(ins[i]!, contiguous);
@@ -202,7 +205,7 @@ class KernelBuilder {
       case "scatterElements": this.anchor = { op: n.op, x: operand(0), index: operand(1), updates: operand(2), node: n }; break;
     }
     this.anchorNode = n;
-    this.shape = n.shape;
+    if (!moves.length) this.shape = n.shape;
     return { op: "anchor", dtype: n.dtype };
   }
 }
@@ -301,7 +304,10 @@ class Fuser {
       else if (ANCHORS.has(n.op)) {
         const u = this.uses.get(n) ?? [];
         // scatter writes scattered positions, so it cannot hand a value to an epilogue
-        if (n.op === "scatterElements" || u.length !== 1 || !ELEMENTWISE.has(u[0]!.op) || !sameShape(u[0]!.shape, n.shape)) this.materialized.add(n);
+        // (through reshapes: a consumer that sees the same bytes in another shape)
+        let c = u[0];
+        while (c && c.op === "reshape" && (this.uses.get(c) ?? []).length === 1 && !this.outputSet.has(c)) c = this.uses.get(c)![0];
+        if (n.op === "scatterElements" || u.length !== 1 || !c || !ELEMENTWISE.has(c.op) || c.size !== n.size) this.materialized.add(n);
       }
     }
     for (let round = 0; ; round++) {
@@ -334,10 +340,17 @@ class Fuser {
         let base = n;
         while (base.op === "reshape" && !this.isBuffer(base.inputs[0]!) && (this.uses.get(base.inputs[0]!) ?? []).length === 1) base = base.inputs[0]!;
         const b = new KernelBuilder(this, base);
-        const value = b.build(base, []);
+        let value = b.build(base, []);
         if (b.shape === undefined) b.shape = base.shape;
         const reduceAxes = b.reduceAxes ?? [];
-        const outShape = base.shape;
+        let outShape = base.shape;
+        if (b.anchorNode && !sameShape(b.anchorNode.shape, base.shape)) {
+          // an anchor reached through reshapes: the kernel runs in the anchor's shape
+          const v = reshapeExpr(value, b.anchorNode.shape);
+          if (!v) throw new Refuse(b.anchorNode);
+          value = v;
+          b.shape = outShape = b.anchorNode.shape;
+        }
         if (!sameShape(outShape, b.shape) && !sameShape(outShape, b.shape.map((d, i) => (reduceAxes.includes(i) ? 1 : d))))
           throw new Refuse(b.stages.length ? firstReduce(b.ops) : base);
         kernels.push({
