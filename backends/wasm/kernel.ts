@@ -109,17 +109,30 @@ function emitBlockedMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): Emitted
  * The blocked matmul over a kernel of shape [batch, M, N] whose value is the epilogue (the
  * "anchor" expression stands for each product).
  */
+function contains(e: KExpr, x: KExpr): boolean {
+  return e === x || ("args" in e && e.args.some((a) => contains(a, x)));
+}
+
+/** `e` with every occurrence of `x` (by identity) replaced by `by`. */
+function replaceExpr(e: KExpr, x: KExpr, by: KExpr, memo = new Map<KExpr, KExpr>()): KExpr {
+  if (e === x) return by;
+  if (!("args" in e)) return e;
+  let r = memo.get(e);
+  if (!r) { r = { ...e, args: e.args.map((a) => replaceExpr(a, x, by, memo)) } as KExpr; memo.set(e, r); }
+  return r;
+}
+
+function findAnchor(e: KExpr): KExpr | undefined {
+  if (e.op === "anchor") return e;
+  if (!("args" in e)) return undefined;
+  for (const a of e.args) { const r = findAnchor(a); if (r) return r; }
+  return undefined;
+}
+
 function usesMath(e: KExpr): boolean {
   return "args" in e && (MATH_OPS.has(e.op) || e.args.some(usesMath));
 }
 
-function replaceAnchor(e: KExpr, by: KExpr, memo = new Map<KExpr, KExpr>()): KExpr {
-  if (e.op === "anchor") return by;
-  if (!("args" in e)) return e;
-  let r = memo.get(e);
-  if (!r) { r = { ...e, args: e.args.map((a) => replaceAnchor(a, by, memo)) } as KExpr; memo.set(e, r); }
-  return r;
-}
 
 export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a: MatmulSpec["a"], b: MatmulSpec["b"],
   dims: { batch: number; M: number; N: number; K: number }): EmittedKernel | undefined {
@@ -132,7 +145,7 @@ export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, 
     const mm = matmulWithEpilogue(m, { ...k, value: { op: "anchor", dtype: "float32" } }, ctx, a, b, dims);
     if (!mm) return undefined;
     const load: KExpr = { op: "load", buf: k.out, view: View.contiguous(k.shape), dtype: "float32" };
-    const second: Kernel = { ...k, anchor: undefined, value: replaceAnchor(k.value, load) };
+    const second: Kernel = { ...k, anchor: undefined, value: replaceExpr(k.value, findAnchor(k.value)!, load) };
     const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_epilogue` });
     const e = new LoopEmitter(f, second, ctx);
     e.emit();
@@ -171,6 +184,7 @@ export class LoopEmitter {
   /** `f` undefined: analysis only (no code, no locals). */
   constructor(f: FunctionBuilder | undefined, readonly k: Kernel, readonly ctx: KernelCtx) {
     this.f = f as FunctionBuilder;
+    this.storeValue = k.value;
     const R = new Set(k.reduceAxes);
     this.outer = k.shape.map((_, i) => i).filter((i) => !R.has(i) && k.shape[i]! > 1);
     // an empty reduced axis still loops (zero times), so stages keep their initial value
@@ -369,6 +383,16 @@ export class LoopEmitter {
     const f = this.f, k = this.k;
     const last = this.nOuter - 1;
     const rLevel = this.nOuter;
+    const storeLoops = k.reduceAxes.length > 0 && k.outShape.every((d, i) => d === k.shape[i]);
+    // Two-pass form: when the store needs the last stage's summand (softmax: exp(x − max) both in
+    // the sum and in the output), that stage also writes it to the output, and the store reads
+    // it back instead of computing it again.
+    const lastStage = k.stages[k.stages.length - 1];
+    const outDt = this.ctx.plan.buffers[k.out]!.dtype;
+    const reuse = storeLoops && lastStage && lastStage.expr.dtype === outDt && outDt === "float32" && contains(k.value, lastStage.expr) && lastStage.expr.op !== "load";
+    this.storeValue = reuse
+      ? replaceExpr(k.value, lastStage.expr, { op: "load", buf: k.out, view: View.contiguous(k.shape), dtype: outDt })
+      : k.value;
     k.stages.forEach((s, i) => {
       this.hoist([s.expr], last, true);
       // accumulate in f64 (floats) like the reference, then round to the stage's dtype
@@ -384,8 +408,11 @@ export class LoopEmitter {
       f.local_set(acc);
       // vector lanes accumulate separately (f64x2 pairs for sum/prod), folded into acc after the loop
       let vacc: number[] | undefined;
-      const vecOk = () => s.dtype === "float32";
+      const keep = reuse && i === k.stages.length - 1;
+      // a stage that also writes the output vectorizes only where the output is contiguous
+      const vecOk = () => s.dtype === "float32" && (!keep || this.store(true));
       const vec = (v: boolean) => {
+        if (keep) this.store(false, v, s.expr);
         if (!v) { this.value(s.expr); if (t === "f64") f.f64_promote_f32(); this.combine(s.fn, t, acc); return; }
         if (!vacc) throw new Error("internal: vector accumulators");
         this.vvalue(s.expr);
@@ -412,18 +439,17 @@ export class LoopEmitter {
       // reduced coordinates return to 0 for what follows
       for (const d of this.reduced) f.i32_const(0).local_set(this.coord[d]!);
     });
-    this.hoist([k.value], last, true);
-    const storeLoops = k.reduceAxes.length > 0 && k.outShape.every((d, i) => d === k.shape[i]);
+    this.hoist([this.storeValue], last, true);
     if (storeLoops) {
-      this.nest(this.reduced, rLevel, [k.value], true, () => this.store(true), (v) => this.store(false, v), () => this.store(false, false));
+      this.nest(this.reduced, rLevel, [this.storeValue], true, () => this.store(true), (v) => this.store(false, v), () => this.store(false, false));
       for (const d of this.reduced) f.i32_const(0).local_set(this.coord[d]!);
     } else this.store(false, false);
   }
 
   /** Emits the store of the kernel's value (vector: 4 lanes). As a check (probe = true): whether a vector store is possible. */
   private store(probe: true): boolean;
-  private store(probe: false, vector: boolean): void;
-  private store(probe: boolean, vector = false): boolean | void {
+  private store(probe: false, vector: boolean, expr?: KExpr): void;
+  private store(probe: boolean, vector = false, expr?: KExpr): boolean | void {
     const f = this.f, k = this.k;
     const dt = this.ctx.plan.buffers[k.out]!.dtype;
     if (probe) {
@@ -439,11 +465,15 @@ export class LoopEmitter {
       if (k.outShape[d]! > 1) { f.local_get(this.coord[d]!); if (st * size !== 1) f.i32_const(st * size).i32_mul(); f.i32_add(); }
       st *= k.outShape[d]!;
     }
-    if (vector) { this.vvalue(k.value); f.v128_store(0, 4); return; }
-    this.value(k.value);
-    if (k.value.dtype !== dt) emitCast(f, k.value.dtype, dt, this.ctx);
+    const v = expr ?? this.storeValue;
+    if (vector) { this.vvalue(v); f.v128_store(0, 4); return; }
+    this.value(v);
+    if (v.dtype !== dt) emitCast(f, v.dtype, dt, this.ctx);
     emitStore(f, dt, this.ctx);
   }
+
+  /** What the store phase stores: the kernel's value, or a rewrite reusing a stage's stored terms. */
+  private storeValue: KExpr;
 
   /** Value used for the "anchor" expression while emitting an epilogue. */
   private anchorLocal?: number;
