@@ -36,7 +36,7 @@ const MAX_BYTES = 2 ** 31; // wasm32 addresses are i32 constants in kiln's kerne
 
 /** Everything needed to run a compiled graph: what the disk cache stores. */
 interface Artifact {
-  readonly module: Uint8Array;
+  readonly module: Uint8Array<ArrayBuffer>;
   readonly pages: number;
   /** Initial memory contents: constants and pre-packed weights. */
   readonly segments: { addr: number; bytes: Uint8Array }[];

@@ -24,8 +24,9 @@
  * URL; either way their code is the self-contained string `WORKER_SOURCE`, so the pool works
  * from TypeScript sources, from the tsup bundle (ESM or CJS) and in browsers. The imports are
  * given as source text (a function body returning an object of functions) that every thread
- * evaluates, so workers need no kiln modules. Node workers are `unref()`ed: a script that never
- * calls `dispose()` still exits.
+ * evaluates, so workers need no kiln modules. Node workers keep the process alive only while
+ * starting and while a `runAsync` waits for them; otherwise they are `unref()`ed, so a script that
+ * never calls `dispose()` still exits.
  *
  * Browsers forbid `Atomics.wait` on the main thread: there `run` throws and `runAsync` waits with
  * `Atomics.waitAsync` (or, where that is missing, a message from the last worker to finish). In a
@@ -35,17 +36,18 @@
  * workers have checked out, `run` throws (`runAsync` rejects) a KilnError naming the kernel, the
  * chunk and the thread. The pool stays usable.
  *
- * Cost (2-core VM, Node 20, quiet machine; per `run` of an empty kernel, items = parts = threads):
- * 1 thread 0.09 µs (a direct wasm call is 0.01 µs); 2 threads 0.3–0.5 µs with the default 50 µs spin
- * (the worker is still spinning from the previous kernel), 12–47 µs with spinMicros = 0 (a futex
- * wake of an idle core); 3 threads on 2 cores 40–70 µs (oversubscribed: spin is 0 by default
- * there). A compute-bound kernel runs 1.99× faster on 2 threads; an 8M-element f32 add 1.76×
- * (scalar) and 1.24× (SIMD: memory-bound). On a machine loaded by other processes spinning hurts
- * (a spinning thread takes the core the other needs): set `spinMicros = 0` there.
+ * Cost (2-core VM, Node 20, other processes quiet; per `run` of an empty kernel, items = parts =
+ * threads): 1 thread 0.09 µs (a direct wasm call: 0.01 µs); 2 threads 0.3–1 µs with the default
+ * 50 µs spin (the worker is still spinning from the previous kernel), 12–50 µs with spinMicros = 0
+ * (a futex wake of an idle core); 3 threads on 2 cores 22–90 µs (oversubscribed, so no spin by
+ * default). `runAsync` costs about the same. On 2 threads a compute-bound kernel runs 2.0× faster,
+ * an 8M-element f32 add 1.8× (scalar) and 1.2–1.8× (SIMD, memory-bound). While other processes
+ * load the cores, spinning hurts (a spinning thread takes the core another one needs): set
+ * `spinMicros = 0` there.
  *
  * Limitations: a worker that dies while the caller is blocked in `run` (killed from outside, out of
- * memory: kernel exceptions are caught) hangs it (`runAsync` notices and rejects); the memory must
- * not grow while a pool uses it; in Node, `console.log` from an import running on a worker is never
+ * memory: kernel exceptions are caught) hangs it (`runAsync` notices and rejects); in Node,
+ * `console.log` from an import running on a worker is never
  * flushed (workers never return to their event loop); `importsSource` goes through `new Function`,
  * which a page's Content-Security-Policy may forbid.
  *

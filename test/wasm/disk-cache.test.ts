@@ -31,7 +31,7 @@ describe("disk cache (KILN_CACHE_DIR)", () => {
       // flip a byte: the checksum fails, the file is dropped, the graph recompiles and is stored again
       const file = join(dir, files[0]!);
       const bytes = readFileSync(file);
-      bytes[bytes.length - 5] ^= 0xff;
+      bytes[bytes.length - 5]! ^= 0xff;
       writeFileSync(file, bytes);
       clearCompiledCache();
       const f3 = jit(model(w), { backend: "wasm" });

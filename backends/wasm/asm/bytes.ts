@@ -22,7 +22,7 @@ const TWO_64 = 18446744073709551616n;
 /** An append-only byte buffer that grows by doubling. */
 export class ByteWriter {
   /** The backing store; bytes `[0, length)` are written. It is replaced when it grows. */
-  buf: Uint8Array;
+  buf: Uint8Array<ArrayBuffer>;
   /** Number of bytes written. */
   length = 0;
   private view: DataView | null = null;
@@ -166,7 +166,7 @@ export class ByteWriter {
   }
 
   /** A copy of the written bytes, exactly `length` long. */
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.length);
   }
 

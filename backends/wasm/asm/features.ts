@@ -24,7 +24,7 @@ export interface WasmFeatures {
 }
 
 /** The probe modules' bytes, exported for tests and for engines checked out of process. */
-export function probeModules(): { simd: Uint8Array; relaxedSimd: Uint8Array; threads: Uint8Array } {
+export function probeModules(): { simd: Uint8Array<ArrayBuffer>; relaxedSimd: Uint8Array<ArrayBuffer>; threads: Uint8Array<ArrayBuffer> } {
   const simd = new ModuleBuilder();
   simd.func({ params: ["f32"], results: ["v128"] })
     .local_get(0).f32x4_splat().i32_const(1).i32x4_splat().f32x4_convert_i32x4_s().f32x4_add();
@@ -54,7 +54,7 @@ export function wasmFeatures(refresh = false): WasmFeatures {
   if (cached && !refresh) return cached;
   let p: ReturnType<typeof probeModules> | null = null;
   try { p = probeModules(); } catch { p = null; }
-  const ok = (b: Uint8Array | undefined) => {
+  const ok = (b: Uint8Array<ArrayBuffer> | undefined) => {
     if (!b || typeof WebAssembly !== "object") return false;
     try { return WebAssembly.validate(b); } catch { return false; }
   };

@@ -311,7 +311,7 @@ export class ModuleBuilder {
   }
 
   /** Encodes the module. Throws {@link AsmError} for open blocks or references to undefined things. */
-  build(): Uint8Array {
+  build(): Uint8Array<ArrayBuffer> {
     const total = this.funcCount;
     for (const f of this.funcs) f.checkComplete(total);
     if (!this.mem) {
