@@ -13,10 +13,11 @@ import { lower, printKernel, type KExpr } from "../../jit/kernel/index.js";
 import { type HostBuffer, hostBuffer, bufferBytes } from "../../jit/buffer.js";
 import { allocStorage, itemSize, type DType } from "../../jit/dtype.js";
 import { diskCache } from "../../jit/disk-cache.js";
-import { CompileError, RuntimeError } from "../../jit/errors.js";
+import { BackendError, CompileError, RuntimeError } from "../../jit/errors.js";
 import { ModuleBuilder, wasmFeatures, type FuncRef, type FunctionBuilder } from "./asm/index.js";
 import type { JsImport } from "./scalar.js";
-import { IMPORT_SIGS, makeImports } from "./imports.js";
+import { IMPORT_SIGS, IMPORTS_SOURCE, makeImports } from "./imports.js";
+import { createThreadedModule, threadsAvailable, type ThreadedModule } from "./threads.js";
 import { emitKernel, codegenOptions, MATH_OPS, type KernelCtx } from "./kernel.js";
 import { emitMathLib, type MathFn } from "./mathlib.js";
 
@@ -157,7 +158,10 @@ class WasmExecutable implements Executable {
   private readonly memory: WebAssembly.Memory;
   private readonly exports: Record<string, (start: number, end: number) => void>;
 
-  constructor(private readonly art: Artifact, readonly fromDisk: boolean) {
+  /** The worker pool (threads > 1), created on the first run. */
+  private pool?: Promise<ThreadedModule>;
+
+  constructor(private readonly art: Artifact, readonly fromDisk: boolean, private readonly threads = 1) {
     this.memory = new WebAssembly.Memory({ initial: art.pages, maximum: art.pages, shared: true });
     let inst: WebAssembly.Instance;
     try { inst = new WebAssembly.Instance(new WebAssembly.Module(art.module), { env: { ...makeImports(), mem: this.memory } }); }
@@ -178,7 +182,17 @@ class WasmExecutable implements Executable {
     });
     const err = new Int32Array(this.memory.buffer, ERROR_ADDR, 3);
     err[0] = 0;
-    for (const k of art.kernels) this.exports[k.name]!(0, k.workItems);
+    if (this.threads > 1 && art.kernels.some((k) => k.workItems > 1)) {
+      // kernels with several work items are split across the pool; the calling thread takes a share
+      this.pool ??= createThreadedModule(art.module, this.memory, IMPORTS_SOURCE, this.threads);
+      const pool = await this.pool;
+      const blocking = typeof (globalThis as { process?: unknown }).process === "object";
+      for (const k of art.kernels) {
+        if (k.workItems < 2) this.exports[k.name]!(0, k.workItems);
+        else if (blocking) pool.run(k.name, k.workItems, this.threads * 4);
+        else await pool.runAsync(k.name, k.workItems, this.threads * 4);
+      }
+    } else for (const k of art.kernels) this.exports[k.name]!(0, k.workItems);
     if (err[0]) {
       const n = art.kernels.find((k) => k.kernel === err[0]! - 1)?.node;
       throw new RuntimeError(`index ${err[1]} is out of range for a dimension of size ${err[2]}`, { op: n?.op, node: n?.id, site: n?.site, hint: "indices must lie in [-size, size) of the indexed axis" });
@@ -203,9 +217,11 @@ export const wasmBackend: Backend = {
     const store = o.cacheKey ? diskCache() : undefined;
     const hit = store?.get(o.cacheKey!);
     const cached = hit && deserialize(hit);
-    if (cached) return new WasmExecutable(cached, true);
+    const threads = Math.max(1, Math.floor(o.threads ?? 1));
+    if (threads > 1 && threadsAvailable() !== true) throw new BackendError(`threads: ${threadsAvailable()}`, { hint: "use threads: 1" });
+    if (cached) return new WasmExecutable(cached, true, threads);
     const art = build(g, o);
-    const exe = new WasmExecutable(art, false); // instantiate first: never store a module that fails
+    const exe = new WasmExecutable(art, false, threads); // instantiate first: never store a module that fails
     store?.put(o.cacheKey!, serialize(art));
     return exe;
   },
