@@ -9,7 +9,7 @@
  */
 import type { FunctionBuilder } from "./asm/index.js";
 import type { Kernel, Operand } from "../../jit/kernel/index.js";
-import { numel, type Node } from "../../jit/ir.js";
+import { numel, stridesOf, type Node } from "../../jit/ir.js";
 import { itemSize, isFloat, type DType } from "../../jit/dtype.js";
 import { CompileError } from "../../jit/errors.js";
 import { valType, emitLoad, emitStore, emitCast, scratch } from "./scalar.js";
@@ -32,14 +32,21 @@ function operandTerms(o: Operand, coords: readonly (number | undefined)[], size:
   return t;
 }
 
-/** Emits `for (l = 0; l < n; l++) body()`; n is a constant. */
-function forRange(f: FunctionBuilder, l: number, n: number, body: () => void): void {
-  f.i32_const(0).local_set(l);
+/**
+ * Emits `for (l = from; l < to; l += step) body()`. `from`/`to` are constants or emitters
+ * pushing an i32 (defaults: from 0, step 1).
+ */
+export function forRange(f: FunctionBuilder, l: number, to: number | (() => void), body: () => void,
+  from: number | (() => void) = 0, step = 1): void {
+  if (typeof from === "number") f.i32_const(from); else from();
+  f.local_set(l);
   const exit = f.block();
   const top = f.loop();
-  f.local_get(l).i32_const(n).i32_ge_s().br_if(exit);
+  f.local_get(l);
+  if (typeof to === "number") f.i32_const(to); else to();
+  f.i32_ge_s().br_if(exit);
   body();
-  f.local_get(l).i32_const(1).i32_add().local_set(l).br(top);
+  f.local_get(l).i32_const(step).i32_add().local_set(l).br(top);
   f.end().end();
 }
 
@@ -116,7 +123,7 @@ function conv(f: FunctionBuilder, n: Node, X: Operand, W: Operand, coord: readon
   const a = n.attrs, d = n.dtype, size = itemSize(d);
   const xs = X.view.shape, ws = W.view.shape, sp = xs.length - 2, G = a.groups!;
   const Cg = transposed ? xs[1]! / G : ws[1]!, Og = transposed ? ws[1]! : ws[0]! / G;
-  const xst = strides(xs), wst = strides(ws);
+  const xst = stridesOf(xs), wst = stridesOf(ws);
   const acc = f.local(accType(d)), ic = f.local("i32"), g = f.local("i32"), ocl = f.local("i32");
   const kl = Array.from({ length: sp }, () => f.local("i32")), pos = Array.from({ length: sp }, () => f.local("i32"));
   accType(d) === "f64" ? f.f64_const(0) : f.i64_const(0n);
@@ -175,15 +182,8 @@ function conv(f: FunctionBuilder, n: Node, X: Operand, W: Operand, coord: readon
   fromAcc(f, d, ctx);
 }
 
-function strides(s: readonly number[]): number[] {
-  const st = new Array<number>(s.length);
-  let acc = 1;
-  for (let i = s.length - 1; i >= 0; i--) { st[i] = acc; acc *= s[i]!; }
-  return st;
-}
-
 function pool(f: FunctionBuilder, n: Node, X: Operand, coord: readonly number[], ctx: KernelCtx): void {
-  const a = n.attrs, d = n.dtype, size = itemSize(d), xs = X.view.shape, sp = xs.length - 2, xst = strides(xs);
+  const a = n.attrs, d = n.dtype, size = itemSize(d), xs = X.view.shape, sp = xs.length - 2, xst = stridesOf(xs);
   const isMax = a.fn === "maxpool";
   const acc = f.local("f64"), cnt = f.local("i32"), padCnt = f.local("i32");
   const kl = Array.from({ length: sp }, () => f.local("i32")), pos = Array.from({ length: sp }, () => f.local("i32"));
@@ -227,7 +227,7 @@ function pool(f: FunctionBuilder, n: Node, X: Operand, coord: readonly number[],
 function gather(f: FunctionBuilder, k: Kernel, n: Node, X: Operand, I: Operand, coord: readonly number[], ctx: KernelCtx): void {
   const ax = n.attrs.axis!, xs = X.view.shape, is = I.view.shape, d = n.dtype, size = itemSize(d);
   const idt = n.inputs[1]!.dtype, isz = itemSize(idt);
-  const xst = strides(xs), ist = strides(is);
+  const xst = stridesOf(xs), ist = stridesOf(is);
   const j = scratch(f, "i32", 15);
   // index element at out coords [ax, ax + rank(indices))
   f.i32_const(ctx.addr(I.buf) + I.view.offset * isz);
@@ -245,7 +245,7 @@ function gather(f: FunctionBuilder, k: Kernel, n: Node, X: Operand, I: Operand, 
 
 function gatherElements(f: FunctionBuilder, k: Kernel, n: Node, X: Operand, I: Operand, coord: readonly number[], ctx: KernelCtx): void {
   const ax = n.attrs.axis!, xs = X.view.shape, d = n.dtype, size = itemSize(d), idt = n.inputs[1]!.dtype, isz = itemSize(idt);
-  const xst = strides(xs), ist = strides(I.view.shape);
+  const xst = stridesOf(xs), ist = stridesOf(I.view.shape);
   const j = scratch(f, "i32", 15);
   f.i32_const(ctx.addr(I.buf) + I.view.offset * isz);
   coord.forEach((c, t) => { f.local_get(c).i32_const(ist[t]! * isz).i32_mul().i32_add(); });
@@ -258,7 +258,7 @@ function gatherElements(f: FunctionBuilder, k: Kernel, n: Node, X: Operand, I: O
 }
 
 function argreduce(f: FunctionBuilder, n: Node, X: Operand, coord: readonly number[], ctx: KernelCtx): void {
-  const ax = n.attrs.axis!, xs = X.view.shape, xd = n.inputs[0]!.dtype, size = itemSize(xd), xst = strides(xs);
+  const ax = n.attrs.axis!, xs = X.view.shape, xd = n.inputs[0]!.dtype, size = itemSize(xd), xst = stridesOf(xs);
   const isMax = n.attrs.fn === "argmax", last = !!n.attrs.selectLast;
   const t = valType(xd) === "f32" ? "f64" : valType(xd) === "i64" ? "i64" : "i64";
   const best = f.local(t), bi = f.local("i32"), kk = f.local("i32"), v = f.local(t);
@@ -284,7 +284,7 @@ function argreduce(f: FunctionBuilder, n: Node, X: Operand, coord: readonly numb
 }
 
 function cumsum(f: FunctionBuilder, n: Node, X: Operand, coord: readonly number[], ctx: KernelCtx): void {
-  const ax = n.attrs.axis!, xs = X.view.shape, d = n.dtype, size = itemSize(d), xst = strides(xs), len = xs[ax]!;
+  const ax = n.attrs.axis!, xs = X.view.shape, d = n.dtype, size = itemSize(d), xst = stridesOf(xs), len = xs[ax]!;
   const ex = !!n.attrs.exclusive, rev = !!n.attrs.reverse;
   const acc = f.local(accType(d)), kk = f.local("i32");
   accType(d) === "f64" ? f.f64_const(0) : f.i64_const(0n);
@@ -312,7 +312,7 @@ export function emitScatter(f: FunctionBuilder, k: Kernel, ctx: KernelCtx): void
   if (a.op !== "scatterElements") throw new Error("internal");
   const n = a.node, d = n.dtype, size = itemSize(d), ax = n.attrs.axis!, red = n.attrs.reduction ?? "none";
   const xs = n.shape, is = a.index.view.shape, idt = n.inputs[1]!.dtype, isz = itemSize(idt);
-  const xst = strides(xs), ist = strides(is);
+  const xst = stridesOf(xs), ist = stridesOf(is);
   const out = ctx.addr(k.out), total = numel(xs);
   const i = f.local("i32");
   forRange(f, i, total, () => {

@@ -11,6 +11,7 @@ import { reshapeExpr } from "../../jit/kernel/index.js";
 import { numel } from "../../jit/ir.js";
 import { matmulWithEpilogue, LoopEmitter, type KernelCtx, type EmittedKernel } from "./kernel.js";
 import type { MatmulSpec } from "./matmul.js";
+import { forRange } from "./anchors.js";
 
 /**
  * Emits a float32, ungrouped convolution as im2col + blocked matmul; undefined when the kernel
@@ -58,14 +59,7 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
   const xAddr = ctx.addr(a.x.buf) + a.x.view.offset * 4;
   const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_im2col` });
   const item = f.local("i32"), src = f.local("i32"), dst = f.local("i32");
-  const loop = (l: number, n: number, body: () => void) => {
-    f.i32_const(0).local_set(l);
-    const exit = f.block(), top = f.loop();
-    f.local_get(l).i32_const(n).i32_ge_s().br_if(exit);
-    body();
-    f.local_get(l).i32_const(1).i32_add().local_set(l).br(top);
-    f.end().end();
-  };
+  const loop = (l: number, n: number, body: () => void) => forRange(f, l, n, body);
   f.local_get(0).local_set(item);
   const exit = f.block(), top = f.loop();
   f.local_get(item).local_get(1).i32_ge_s().br_if(exit);
@@ -168,15 +162,7 @@ export function emitDepthwise(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): Emit
   const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_dw` });
   const item = f.local("i32"), plane = f.local("i32"), i = f.local("i32"), oh = f.local("i32"), ow = f.local("i32");
   const b = f.local("i32"), c = f.local("i32"), p = f.local("i32"), acc = f.local("f32"), vacc = f.local("v128"), row = f.local("i32"), wp = f.local("i32");
-  const loop = (l: number, from: () => void, n: number | (() => void), step: number, body: () => void) => {
-    from(); f.local_set(l);
-    const exit = f.block(), top = f.loop();
-    f.local_get(l); if (typeof n === "number") f.i32_const(n); else n();
-    f.i32_ge_s().br_if(exit);
-    body();
-    f.local_get(l).i32_const(step).i32_add().local_set(l).br(top);
-    f.end().end();
-  };
+  const loop = (l: number, from: () => void, n: number | (() => void), step: number, body: () => void) => forRange(f, l, n, body, from, step);
   f.i32_const(scratch).local_get(0).i32_const(slots).i32_mul().i32_const(B * C).i32_div_u().i32_const(planeBytes).i32_mul().i32_add().local_set(plane);
   loop(item, () => f.local_get(0), () => f.local_get(1), 1, () => {
     f.local_get(plane).i32_const(0).i32_const(planeBytes).memory_fill();

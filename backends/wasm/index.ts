@@ -69,7 +69,6 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
   const refs = new Map<JsImport, FuncRef>();
   for (const [name, sig] of Object.entries(IMPORT_SIGS)) refs.set(name as JsImport, m.importFunc("env", name, { params: sig.params, results: [sig.result] }));
   // the memory is imported so worker threads can share it; its size is known once code is emitted
-  const pagesRef = { pages: 0 };
   m.importMemory("env", "mem", { min: 1, max: 1, shared: true }); // limits patched below
   // the wasm math library, for the functions these kernels use (after imports, before kernels)
   const needed = new Set<string>();
@@ -105,18 +104,18 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
     });
   });
   if (top > MAX_BYTES) throw new CompileError(`the model needs ${top} bytes of memory, more than the wasm backend's ${MAX_BYTES}`, { hint: "use smaller inputs or another backend" });
-  pagesRef.pages = Math.max(1, Math.ceil(top / 65536));
-  m.setImportedMemoryLimits({ min: pagesRef.pages, max: pagesRef.pages, shared: true });
+  const pages = Math.max(1, Math.ceil(top / 65536));
+  m.setImportedMemoryLimits({ min: pages, max: pages, shared: true });
   const module = m.build();
   const mem = plan.memory;
   return {
-    module, pages: pagesRef.pages, segments,
+    module, pages: pages, segments,
     inputs: plan.inputs.map((id) => ({ addr: addrs[id]!, dtype: plan.buffers[id]!.dtype, size: plan.buffers[id]!.size })),
     outputs: plan.outputs.map((o) => ({ addr: addrs[o.buf]!, dtype: o.dtype, shape: [...o.shape], size: plan.buffers[o.buf]!.size })),
     kernels,
     explain: [
       { title: `kernels (${plan.kernels.length})`, text: plan.kernels.map(printKernel).join("\n") },
-      { title: "memory plan", text: `arena ${mem.arenaBytes} bytes (no reuse: ${mem.noReuseBytes}, lower bound: ${mem.lowerBoundBytes}; ${mem.inPlace} in place); linear memory ${pagesRef.pages * 64} KiB` },
+      { title: "memory plan", text: `arena ${mem.arenaBytes} bytes (no reuse: ${mem.noReuseBytes}, lower bound: ${mem.lowerBoundBytes}; ${mem.inPlace} in place); linear memory ${pages * 64} KiB` },
       { title: `webassembly (${module.length} bytes)`, text: m.toText() },
     ],
   };

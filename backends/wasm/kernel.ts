@@ -16,7 +16,6 @@ import type { Kernel, KExpr, Plan } from "../../jit/kernel/index.js";
 import { View, reshapeExpr } from "../../jit/kernel/index.js";
 import type { DType } from "../../jit/dtype.js";
 import { itemSize, castValue } from "../../jit/dtype.js";
-import { CompileError } from "../../jit/errors.js";
 import { valType, emitLoad, emitStore, emitUnary, emitBinary, emitCast, emitConst, scratch, type ScalarEnv } from "./scalar.js";
 import { emitAnchorValue, emitScatter } from "./anchors.js";
 import { emitMatmul, type MatmulSpec } from "./matmul.js";
@@ -691,9 +690,3 @@ export class LoopEmitter {
     f.select().local_set(acc);
   }
 }
-
-export function kernelError(k: Kernel): string {
-  return `kernel k${k.id}`;
-}
-
-export { CompileError };

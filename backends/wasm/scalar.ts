@@ -8,7 +8,7 @@
  */
 import type { FunctionBuilder, ValType } from "./asm/index.js";
 import type { DType } from "../../jit/dtype.js";
-import { itemSize, castValue } from "../../jit/dtype.js";
+import { castValue } from "../../jit/dtype.js";
 import { CompileError } from "../../jit/errors.js";
 
 /** The wasm value type a dtype computes in (float16 computes in f32, rounded after each op). */
@@ -52,8 +52,6 @@ export function emitStore(f: FunctionBuilder, d: DType, env: ScalarEnv): void {
     case "int8": case "uint8": case "bool": f.i32_store8(0, 1); break;
   }
 }
-
-export const byteSize = itemSize;
 
 /** Brings an i32 result back into its dtype's range (the reference's store semantics). */
 export function emitWrap(f: FunctionBuilder, d: DType, env: ScalarEnv): void {
