@@ -20,6 +20,8 @@ Commands:
   check MODEL.onnx [--input NAME=FILE]… [--expect NAME=FILE]… [--rtol R] [--atol A] [--json]
                      Compare outputs with the --expect files, or without them with the
                      js reference backend. Exit 0: all match, 1: a mismatch, 2: an error.
+                     With --quantize and no --expect: int8 against float, ok when every
+                     output's cosine >= --min-cosine C (0.99); --report adds per-layer errors.
   bench MODEL.onnx [--runs N] [--warmup N] [--json]
                      Time compile, first run and latency (median/min/max).
   explain MODEL.onnx [--format text|dot]
@@ -36,6 +38,13 @@ Model options (run, check, bench, explain; onnx-test takes --backend):
   --opt 0-3          Optimization level (default 2)
   --input NAME=FILE  An input as .npy or .pb (TensorProto); inputs not given are
                      seeded random tensors (--seed S), symbolic dims 1 unless --dim SYM=N
+  --quantize M       int8 (static, calibrated) | int8-dynamic: matmuls and convs with
+                     constant weights run as int8 GEMMs
+  --calibrate DIR    int8 calibration samples: one subfolder per sample (input_N.pb or
+                     NAME.npy), or one file per sample for one-input models
+                     (default: 16 seeded random inputs)
+  --method M         minmax (default) | percentile | entropy;  --percentile P (99.99)
+  --exclude NAME     Keep an op kind (matmul, conv) or a model node in float (repeatable)
 
 Options:
   -h, --help         Show this help.

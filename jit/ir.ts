@@ -71,13 +71,34 @@ export interface Attrs {
   outputPadding?: readonly number[];       // convTranspose
   kernel?: readonly number[]; countIncludePad?: boolean; ceilMode?: boolean; // pool
   reduction?: "none" | "add" | "mul" | "max" | "min"; // scatterElements
+  /**
+   * matmul/conv on 8-bit integers (the int8 GEMM): present marks the node as one. Inputs are
+   * int8 or uint8 (each its own), the output is int32: Σ (a − zeroA)(b − zeroB[col]), exact.
+   * `zeroB` has one entry, or one per output column (matmul) / output channel (conv).
+   */
+  zeroA?: number; zeroB?: readonly number[];
 }
 
 let nextId = 1;
+let ambientLabel: string | undefined;
+
+/**
+ * Runs `fn` with `label` attached to every node it creates (an imported model's node name), so
+ * passes and reports can name what a node came from.
+ * @example
+ * const y = withLabel("conv1", () => conv2d(x, w));   // y.node.label === "conv1"
+ */
+export function withLabel<T>(label: string, fn: () => T): T {
+  const prev = ambientLabel;
+  ambientLabel = label;
+  try { return fn(); } finally { ambientLabel = prev; }
+}
 
 /** One IR node. Nodes are immutable except `realized`, set once when its value is computed. */
 export class Node {
   readonly id = nextId++;
+  /** The model node this one was made for (see {@link withLabel}). */
+  readonly label = ambientLabel;
   /** Set when this node's value has been computed eagerly; graphs then treat it as a constant. */
   realized?: HostBuffer;
   constructor(
@@ -218,8 +239,10 @@ export function infer(op: Op, ins: readonly Node[], a: Attrs, shape?: Shape): { 
       if (r < 2 || q.shape.length !== r) fail(op, "IR matmul needs equal ranks >= 2");
       if (p.shape[r - 1] !== q.shape[r - 2]) fail(op, `inner dims differ: ${fmtShape(p.shape)} @ ${fmtShape(q.shape)}`);
       for (let i = 0; i < r - 2; i++) if (p.shape[i] !== q.shape[i]) fail(op, "IR matmul batch dims must be equal");
+      const shape = [...p.shape.slice(0, r - 1), q.shape[r - 1]!];
+      if (a.zeroB) return { shape, dtype: checkInt8Gemm(op, p, q, a, q.shape[r - 1]!) };
       if (p.dtype !== q.dtype) throw new DTypeError("input dtypes differ", { op });
-      return { shape: [...p.shape.slice(0, r - 1), q.shape[r - 1]!], dtype: p.dtype };
+      return { shape, dtype: p.dtype };
     }
     case "conv": case "convTranspose": {
       need(2);
@@ -227,7 +250,8 @@ export function infer(op: Op, ins: readonly Node[], a: Attrs, shape?: Shape): { 
       const sp = xi.shape.length - 2, g = a.groups!;
       if (sp < 1 || w.shape.length !== sp + 2) fail(op, "input and weight must have rank 2 + spatial dims");
       const C = xi.shape[1]!;
-      if (xi.dtype !== w.dtype) throw new DTypeError("input dtypes differ", { op });
+      if (a.zeroB && op === "conv") checkInt8Gemm(op, xi, w, a, w.shape[0]!);
+      else if (xi.dtype !== w.dtype) throw new DTypeError("input dtypes differ", { op });
       const out: number[] = [xi.shape[0]!];
       if (op === "conv") {
         if (C !== w.shape[1]! * g || w.shape[0]! % g !== 0) fail(op, `channels ${C} do not match weight ${fmtShape(w.shape)} with groups ${g}`);
@@ -240,7 +264,7 @@ export function infer(op: Op, ins: readonly Node[], a: Attrs, shape?: Shape): { 
           out.push(a.strides![i]! * (xi.shape[i + 2]! - 1) + a.outputPadding![i]! + a.dilations![i]! * (w.shape[i + 2]! - 1) + 1 - a.pads![i]! - a.pads![i + sp]!);
       }
       if (out.some((d) => d < 0)) fail(op, "negative output size");
-      return { shape: out, dtype: xi.dtype };
+      return { shape: out, dtype: a.zeroB ? "int32" : xi.dtype };
     }
     case "pool": {
       need(1);
@@ -279,6 +303,18 @@ export function infer(op: Op, ins: readonly Node[], a: Attrs, shape?: Shape): { 
     }
   }
   fail(op, "unknown op");
+}
+
+const is8 = (d: DType) => d === "int8" || d === "uint8";
+const inRange = (v: number, d: DType) => Number.isInteger(v) && (d === "uint8" ? v >= 0 && v <= 255 : v >= -128 && v <= 127);
+
+/** Validates an int8 GEMM's operands and zero points; its result type is int32. */
+function checkInt8Gemm(op: string, p: Node, q: Node, a: Attrs, cols: number): DType {
+  if (!is8(p.dtype) || !is8(q.dtype)) throw new DTypeError(`an int8 ${op} needs int8/uint8 inputs, got ${p.dtype} and ${q.dtype}`, { op });
+  const zb = a.zeroB!;
+  if (zb.length !== 1 && zb.length !== cols) fail(op, `zeroB needs 1 or ${cols} entries, got ${zb.length}`);
+  if (!inRange(a.zeroA ?? 0, p.dtype) || zb.some((z) => !inRange(z, q.dtype))) fail(op, `zero points must be ${p.dtype}/${q.dtype} values`);
+  return "int32";
 }
 
 function checkAxes(op: string, axes: readonly number[], rank: number): void {

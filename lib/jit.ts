@@ -22,6 +22,7 @@ import { Site, userSite } from "../jit/site.js";
 import { Tensor } from "./tensor.js";
 import { realize } from "./realize.js";
 import { enterTrace, exitTrace } from "./trace-state.js";
+import * as Q from "../jit/quant/index.js";
 
 export interface JitOptions {
   /** "js" | "wasm" | "webgpu" | "cuda" (default: KILN_BACKEND or the best available). */
@@ -35,6 +36,53 @@ export interface JitOptions {
    * one thread and warns once.
    */
   threads?: number;
+  /**
+   * Post-training int8 quantization (needs opt ≥ 2 for the int8 kernels). Matmuls and
+   * convolutions with constant weights run as int8 GEMMs: weights symmetric int8 per output
+   * channel, activations uint8 per tensor from calibrated ranges ("int8") or int8 scaled per
+   * call ("int8-dynamic"), int32 accumulation, the requantize fused as the kernel's epilogue.
+   * A static compile calibrates on its first call (asynchronously: `await f.compile(...)`
+   * does it ahead).
+   */
+  quantize?: QuantizeOptions;
+}
+
+/**
+ * Options of `jit(f, { quantize })`.
+ * @example
+ * const g = jit(model, { quantize: { mode: "int8", calibration: samples, method: "percentile" } });
+ */
+export interface QuantizeOptions {
+  mode: Q.QuantMode;
+  /**
+   * Static mode: sample inputs, each the arguments of one call (an array of them), or the
+   * single argument of a one-argument function. Their shapes may differ from later calls.
+   */
+  calibration?: readonly unknown[];
+  /** How activation ranges are chosen (default "minmax"). */
+  method?: Q.CalibrationMethod;
+  /** The percentile kept by method "percentile" (default 99.99). */
+  percentile?: number;
+  /** Per-output-channel weight scales (default true). */
+  perChannel?: boolean;
+  /** Kept in float: op kinds ("matmul", "conv"), model node names, or layer names from quantReport. */
+  exclude?: readonly string[];
+  /**
+   * Accuracy budget on the calibration inputs: every output's relative L2 error at most
+   * `maxError`, and top-1 agreement at least `minTop1` (for outputs whose last axis is a class
+   * axis). While it does not hold, the layer that hurts most goes back to float, one at a time;
+   * `quantReport` lists the reverted layers.
+   */
+  maxError?: number;
+  minTop1?: number;
+}
+
+/** What `f.quantReport(samples)` returns. */
+export interface QuantReport extends Q.QuantReport {
+  /** Layers the accuracy budget sent back to float. */
+  reverted: string[];
+  /** Layers running in int8. */
+  quantized: string[];
 }
 
 /** How arguments and results are laid out around their tensors. */
@@ -86,12 +134,36 @@ function specKey(s: Spec, leaves: readonly Tensor[]): string {
   }
 }
 
+const sameShapeDtype = (a: Node, b: Node | undefined) => !!b && a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+
+function checkQuantize(q: QuantizeOptions): QuantizeOptions {
+  const bad = (what: string, hint: string) => new ValueError(what, { op: "jit", site: userSite(), hint });
+  if (q.mode !== "int8" && q.mode !== "int8-dynamic") throw bad(`quantize.mode must be "int8" or "int8-dynamic", got ${JSON.stringify(q.mode)}`, "int8: calibrated static quantization; int8-dynamic: activations scaled per call");
+  if (q.method !== undefined && !["minmax", "percentile", "entropy"].includes(q.method)) throw bad(`quantize.method must be "minmax", "percentile" or "entropy", got ${JSON.stringify(q.method)}`, "minmax is the default");
+  if (q.mode === "int8" && !q.calibration?.length) throw bad("static int8 quantization needs calibration samples", "pass quantize.calibration (sample inputs, each the arguments of one call), or use mode \"int8-dynamic\"");
+  if (q.percentile !== undefined && !(q.percentile > 50 && q.percentile <= 100)) throw bad(`quantize.percentile must be in (50, 100], got ${q.percentile}`, "e.g. 99.99");
+  if (q.maxError !== undefined && !(q.maxError > 0)) throw bad(`quantize.maxError must be > 0, got ${q.maxError}`, "a relative L2 error, e.g. 0.05");
+  if (q.minTop1 !== undefined && !(q.minTop1 >= 0 && q.minTop1 <= 1)) throw bad(`quantize.minTop1 must be in [0, 1], got ${q.minTop1}`, "a fraction, e.g. 0.99");
+  return q;
+}
+
+function quantText(q: Q.QuantizedGraph): string {
+  const lines = [`${q.sites.length} layer(s) in int8: ${q.sites.map((s) => s.name).join(", ") || "none"}`];
+  if (q.reverted.length) lines.push(`reverted to float by the accuracy budget: ${q.reverted.join(", ")}`);
+  return lines.join("\n");
+}
+
 /** One trace: the compiled graph and how to rebuild the function's result. */
 interface Trace {
-  readonly compiled: Compiled;
+  /** Set once compiled (quantized static compiles finish asynchronously, see `ready`). */
+  compiled?: Compiled;
+  readonly ready: Promise<Compiled>;
   readonly outSpec: Spec;
   readonly outNodes: readonly Node[];
   readonly signature: string;
+  /** Quantized traces: the float graph, and what quantization did. */
+  readonly float?: Graph;
+  quant?: Q.QuantizedGraph;
 }
 
 /** What `f.explain(...)` returns; `toString()` prints every section. */
@@ -126,6 +198,17 @@ export interface Jitted<F extends (...args: any[]) => any> {
   readonly cacheSize: number;
   /** Forgets every trace of this function. */
   clear(): void;
+  /**
+   * Traces and compiles for these arguments without running; for quantized functions this is
+   * when calibration happens.
+   */
+  compile(...args: Parameters<F>): Promise<void>;
+  /**
+   * A quantized function against its float self on `samples` (each the arguments of one call,
+   * as for `calibration`; all of one input signature): per output max abs/relative error,
+   * cosine similarity and top-1 agreement, and the same per quantized layer.
+   */
+  quantReport(samples: readonly unknown[]): Promise<QuantReport>;
 }
 
 /**
@@ -143,6 +226,69 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
   const opt: OptLevel = options.opt ?? 2;
   if (![0, 1, 2, 3].includes(opt)) throw new ValueError(`opt must be 0, 1, 2 or 3, got ${opt}`, { op: "jit", site: userSite() });
   const traces = new Map<string, Trace>();
+  const quant = options.quantize && checkQuantize(options.quantize);
+  const runOpts: Q.RunOptions = { backend, threads: options.threads, opt };
+  let ranges: Promise<Map<string, Q.Range>> | undefined;
+
+  /** The float graph of one call signature (placeholders in flattened argument order). */
+  const traceGraph = (spec: Spec, leaves: readonly Tensor[]): { graph: Graph; outSpec: Spec; outs: Tensor[] } => {
+    const site = new Site();
+    const ph = leaves.map((t, i) => node("input", [], { index: i, to: t.dtype }, t.shape, site));
+    let result: unknown;
+    enterTrace();
+    try { result = fn(...(unflatten(spec, ph.map((n) => new Tensor(n))) as unknown[])); }
+    finally { exitTrace(); }
+    if (result && typeof (result as Promise<unknown>).then === "function") {
+      (result as Promise<unknown>).then(undefined, () => undefined); // we report it; don't leave it unhandled
+      throw new TraceError("the function given to jit returned a Promise", { op: "jit", site: site.toString(), hint: "jit functions must be synchronous: build the graph, return tensors, and await .data() outside" });
+    }
+    const outs: Tensor[] = [];
+    const outSpec = flatten(result, outs);
+    if (!outs.length) throw new TraceError("the function given to jit returned no tensor", { op: "jit", site: site.toString(), hint: "return a Tensor, or an array/object of Tensors" });
+    return { graph: buildGraph(ph, outs.map((t) => t.node)), outSpec, outs };
+  };
+
+  /** Realized inputs of each sample, grouped by signature with that signature's float graph. */
+  const sampleGroups = async (samples: readonly unknown[]) => {
+    const groups = new Map<string, { graph: Graph; inputs: HostBuffer[][] }>();
+    for (const s of samples) {
+      const leaves: Tensor[] = [];
+      const spec = flatten(sampleArgs(s), leaves);
+      if (!leaves.length) throw new ValueError("a quantization sample holds no tensor", { op: "quantize", hint: "each sample is the arguments of one call: a tensor, an object of tensors, or an array of arguments" });
+      const sig = specKey(spec, leaves);
+      let g = groups.get(sig);
+      if (!g) { g = { graph: traceGraph(spec, leaves).graph, inputs: [] }; groups.set(sig, g); }
+      g.inputs.push(await realize(leaves.map((t) => t.node)));
+    }
+    return groups;
+  };
+  const sampleArgs = (s: unknown): unknown[] => (Array.isArray(s) && fn.length !== 1 ? s : [s]);
+
+  /** Activation ranges from the calibration samples (once per jit function). */
+  const calibrated = () => (ranges ??= (async () => {
+    const q = quant!;
+    const observers = new Map<string, Q.Observer>();
+    let r = new Map<string, Q.Range>();
+    for (const g of (await sampleGroups(q.calibration ?? [])).values())
+      r = await Q.calibrate(g.graph, Q.findSites(g.graph, q.exclude ?? []), g.inputs, { ...runOpts, method: q.method ?? "minmax", observer: { percentile: q.percentile } }, observers);
+    return r;
+  })());
+
+  const quantizedCompile = async (graph: Graph): Promise<{ compiled: Compiled; q: Q.QuantizedGraph }> => {
+    const q = quant!;
+    const budget = q.maxError !== undefined || q.minTop1 !== undefined;
+    const samples = budget && q.calibration?.length ? [...(await sampleGroups(q.calibration)).values()] : [];
+    // the budget is checked on calibration samples of this signature when there are any, else of the first one
+    const same = samples.find((g) => g.graph.inputs.every((n, i) => sameShapeDtype(n, graph.inputs[i])) && g.graph.inputs.length === graph.inputs.length);
+    const qg = await Q.quantize(same?.graph ?? graph, {
+      mode: q.mode, perChannel: q.perChannel ?? true, exclude: q.exclude ?? [],
+      ranges: q.mode === "int8" ? await calibrated() : undefined,
+      budget: budget ? { maxError: q.maxError, minTop1: q.minTop1 } : undefined, samples: same?.inputs,
+    }, runOpts);
+    // the budget ran on the sample graph: apply its decisions to this signature's graph
+    const final = same ? { ...Q.quantizeGraph(graph, Q.findSites(graph, [...(q.exclude ?? []), ...qg.reverted]), { mode: q.mode, perChannel: q.perChannel ?? true, ranges: q.mode === "int8" ? await calibrated() : undefined }), reverted: qg.reverted, sites: Q.findSites(graph, [...(q.exclude ?? []), ...qg.reverted]) } : qg;
+    return { compiled: compileGraph(final.graph, backend, { opt, threads: options.threads }), q: final };
+  };
 
   const traceFor = (args: unknown[]): { trace: Trace; leaves: Tensor[] } => {
     const leaves: Tensor[] = [];
@@ -150,22 +296,19 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
     const signature = specKey(spec, leaves);
     let trace = traces.get(signature);
     if (!trace) {
-      const site = new Site();
-      const ph = leaves.map((t, i) => node("input", [], { index: i, to: t.dtype }, t.shape, site));
-      let result: unknown;
-      enterTrace();
-      try { result = fn(...(unflatten(spec, ph.map((n) => new Tensor(n))) as unknown[])); }
-      finally { exitTrace(); }
-      if (result && typeof (result as Promise<unknown>).then === "function") {
-        (result as Promise<unknown>).then(undefined, () => undefined); // we report it; don't leave it unhandled
-        throw new TraceError("the function given to jit returned a Promise", { op: "jit", site: site.toString(), hint: "jit functions must be synchronous: build the graph, return tensors, and await .data() outside" });
+      const { graph, outSpec, outs } = traceGraph(spec, leaves);
+      const outNodes = outs.map((t) => t.node);
+      if (!quant) {
+        const compiled = compileGraph(graph, backend, { opt, threads: options.threads });
+        trace = { compiled, ready: Promise.resolve(compiled), outSpec, outNodes, signature };
+      } else {
+        const t: Trace = {
+          ready: quantizedCompile(graph).then((r) => { t.compiled = r.compiled; t.quant = r.q; return r.compiled; }),
+          outSpec, outNodes, signature, float: graph,
+        };
+        t.ready.catch(() => traces.delete(signature)); // a failed calibration is retried next call
+        trace = t;
       }
-      const outs: Tensor[] = [];
-      const outSpec = flatten(result, outs);
-      if (!outs.length) throw new TraceError("the function given to jit returned no tensor", { op: "jit", site: site.toString(), hint: "return a Tensor, or an array/object of Tensors" });
-      const graph = buildGraph(ph, outs.map((t) => t.node));
-      const compiled = compileGraph(graph, backend, { opt, threads: options.threads });
-      trace = { compiled, outSpec, outNodes: outs.map((t) => t.node), signature };
       traces.set(signature, trace);
     }
     return { trace, leaves };
@@ -174,7 +317,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
   const call = (...args: unknown[]): unknown => {
     const { trace, leaves } = traceFor(args);
     let pending: Promise<HostBuffer[]> | undefined;
-    const run = () => (pending ??= realize(leaves.map((t) => t.node)).then((ins) => trace.compiled.exe.run(ins)));
+    const run = () => (pending ??= Promise.all([trace.ready, realize(leaves.map((t) => t.node))]).then(([c, ins]) => c.exe.run(ins)));
     const site = new Site();
     const results = trace.outNodes.map((o, i) =>
       new Tensor(node("external", [], { thunk: () => run().then((r) => r[i]!), to: o.dtype }, o.shape, site)));
@@ -185,9 +328,24 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
   jitted.explain = (...args: Parameters<F>) => {
     const { trace } = traceFor(args);
     const c = trace.compiled;
-    return new Explanation(trace.signature, c.key, c.backend, c.traced, c.graph, c.passes, c.exe.explain());
+    if (!c) throw new ValueError("this quantized function is still calibrating", { op: "explain", site: userSite(), hint: "await f.compile(...args) (or a call's .data()) before explain()" });
+    const sections = c.exe.explain();
+    if (trace.quant) sections.unshift({ title: "quantization", text: quantText(trace.quant) });
+    return new Explanation(trace.signature, c.key, c.backend, c.traced, c.graph, c.passes, sections);
   };
   Object.defineProperty(jitted, "cacheSize", { get: () => traces.size });
-  jitted.clear = () => traces.clear();
+  jitted.clear = () => { traces.clear(); ranges = undefined; };
+  jitted.compile = async (...args: Parameters<F>) => { await traceFor(args).trace.ready; };
+  jitted.quantReport = async (samples: readonly unknown[]) => {
+    if (!quant) throw new ValueError("quantReport needs a function compiled with the quantize option", { op: "quantReport", site: userSite(), hint: "jit(f, { quantize: { mode: \"int8\", calibration } })" });
+    const groups = [...(await sampleGroups(samples)).values()];
+    if (groups.length !== 1) throw new ValueError(`quantReport needs samples of one input signature, got ${groups.length}`, { op: "quantReport", site: userSite(), hint: "report each input shape separately" });
+    const g = groups[0]!;
+    const { trace } = traceFor(sampleArgs(samples[0]));
+    await trace.ready;
+    const q = trace.quant!;
+    const r = await Q.compare(trace.float!, q.graph, q.sites, q.outputs, g.inputs, quant.mode, runOpts);
+    return { ...r, reverted: q.reverted, quantized: q.sites.map((s) => s.name) };
+  };
   return jitted;
 }

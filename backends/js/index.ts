@@ -34,6 +34,7 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
     for (let i = 0; i < out.length; i++) out[i] = f(x[i]!, y[i]!);
     return out;
   }
+  if (a.zeroB) return int8Gemm(n, x, v[1]!);
   switch (n.op) {
     case "where": { const out = new Float64Array(x.length); for (let i = 0; i < out.length; i++) out[i] = x[i] !== 0 ? v[1]![i]! : v[2]![i]!; return out; }
     case "cast": return Float64Array.from(x); // rounded in place next: never alias the input
@@ -55,6 +56,19 @@ function evalNode(n: Node, v: Float64Array[]): Float64Array {
     case "scatterElements": return K.scatterElements(x, v[1]!, v[2]!, n);
   }
   throw new CompileError(`the js backend has no rule for op "${n.op}"`, { op: n.op, node: `%${n.id}` });
+}
+
+/**
+ * An int8 GEMM (matmul or conv with zero points): operands minus their zero points, then the
+ * float path, which is exact here (|Σ| ≤ K·255² stays far below 2^53); the int32 result wraps.
+ */
+function int8Gemm(n: Node, x: Float64Array, w: Float64Array): Float64Array {
+  const za = n.attrs.zeroA ?? 0, zb = n.attrs.zeroB!, ws = n.inputs[1]!.shape;
+  const a = x.map((e) => e - za);
+  // zeroB runs along B's last axis (matmul columns) or the weight's first (conv channels)
+  const inner = n.op === "matmul" ? 1 : numel(ws.slice(1)), cols = n.op === "matmul" ? ws[ws.length - 1]! : ws[0]!;
+  const b = w.map((e, i) => e - zb[zb.length === 1 ? 0 : Math.floor(i / inner) % cols]!);
+  return n.op === "matmul" ? K.matmul(a, b, n.inputs[0]!.shape, ws) : K.conv(a, b, n);
 }
 
 function roundTo(out: Float64Array, n: Node): Float64Array {

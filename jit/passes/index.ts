@@ -2,10 +2,12 @@
  * The pass pipeline. Each pass is a function Graph → Graph, testable alone; `opt` selects
  * which run:
  * - 0: none (the graph as traced; dead nodes are never collected in the first place)
- * - 1: dce, fold, cse: no-op movement goes first so that CSE sees through it; folding runs
- *   bottom-up in one run, and CSE then merges the constants and nodes it made equal. The
- *   three together reach a fixed point (running them again changes nothing).
- * - 2: dce, fold, cse, simplify, fold, cse: simplification after CSE (so `max(x, x)` and
+ * - 1: dce, int8, fold, cse: no-op movement goes first so that CSE sees through it; the int8
+ *   lowering (dequantize→matmul/conv becomes an int8 GEMM, see quant/lower.ts) before folding,
+ *   which would turn a small dequantized weight into a float constant; folding runs bottom-up
+ *   in one run, and CSE then merges the constants and nodes it made equal. Together they
+ *   reach a fixed point (running them again changes nothing).
+ * - 2: dce, int8, fold, cse, simplify, fold, cse: simplification after CSE (so `max(x, x)` and
  *   `where(c, x, x)` see one `x`), then folding what it exposed (e.g. ops on reshaped
  *   constants) and merging again. Simplify removes the same no-ops as DCE, so no final DCE is
  *   needed (`rebuild` drops unreachable nodes in every pass).
@@ -21,6 +23,7 @@ import { fold } from "./fold.js";
 import { cse } from "./cse.js";
 import { dce } from "./dce.js";
 import { simplify } from "./simplify.js";
+import { lowerInt8 } from "../quant/lower.js";
 
 export { fold, makeFoldPass, foldWith, setConstEvaluator, getConstEvaluator, type ConstEvaluator, type FoldLimits, DEFAULT_FOLD_LIMITS } from "./fold.js";
 export { cse } from "./cse.js";
@@ -46,7 +49,7 @@ export function converge(g: Graph, rounds = 8): Graph {
   return g;
 }
 
-const O1: readonly [string, Pass][] = [["dce", dce], ["fold", fold], ["cse", cse]];
+const O1: readonly [string, Pass][] = [["dce", dce], ["int8", lowerInt8], ["fold", fold], ["cse", cse]];
 const O2: readonly [string, Pass][] = [...O1, ["simplify", simplify], ["fold", fold], ["cse", cse]];
 
 export const PIPELINES: Record<OptLevel, readonly [string, Pass][]> = {

@@ -16,6 +16,7 @@ import { constNode } from "../../jit/ir.js";
 import type { DType } from "../../jit/dtype.js";
 import type { HostBuffer } from "../../jit/buffer.js";
 import { KilnError, ShapeError, DTypeError, ValueError, relocated } from "../../jit/errors.js";
+import { withLabel } from "../../jit/ir.js";
 import { nodeBuiltin } from "../../jit/node-builtin.js";
 import { onnx, toNum, type GraphProto, type NodeProto, type FunctionProto, type AttributeProto, type ValueInfoProto, type ModelProto } from "./proto.js";
 import { decodeTensor, type ExternalReader } from "./tensor-proto.js";
@@ -229,7 +230,8 @@ class Importer {
           return { outputs: vals.map((v) => v.t), types: vals.map((v) => v.type) };
         }, this.external);
       let r: ReturnType<typeof h>;
-      try { r = h(ctx); }
+      // nodes made for this ONNX node carry its name (quantize's `exclude`, reports)
+      try { r = withLabel(label, () => h(ctx)); }
       catch (e) { throw withNode(e, opType, label); }
       const arr = r instanceof Tensor || r instanceof TensorSequence || r instanceof OptionalValue ? [r] : r;
       const firstType = ins[0]?.type;

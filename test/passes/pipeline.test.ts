@@ -37,9 +37,9 @@ describe("pipelines", () => {
   it("run the documented passes per opt level", () => {
     const names = (o: OptLevel) => PIPELINES[o].map(([n]) => n);
     expect(names(0)).toEqual([]);
-    expect(names(1)).toEqual(["dce", "fold", "cse"]);
-    expect(names(2)).toEqual(["dce", "fold", "cse", "simplify", "fold", "cse"]);
-    expect(names(3)).toEqual(["dce", "fold", "cse", "simplify", "fold", "cse", "converge"]);
+    expect(names(1)).toEqual(["dce", "int8", "fold", "cse"]);
+    expect(names(2)).toEqual(["dce", "int8", "fold", "cse", "simplify", "fold", "cse"]);
+    expect(names(3)).toEqual(["dce", "int8", "fold", "cse", "simplify", "fold", "cse", "converge"]);
   });
 
   it("log node counts per pass", () => {
@@ -48,7 +48,7 @@ describe("pipelines", () => {
     const g = buildGraph([x], [y]);
     const { graph, log } = runPasses(g, 2);
     expect(log.map((l) => [l.pass, l.nodesBefore, l.nodesAfter])).toEqual([
-      ["dce", 10, 10], ["fold", 10, 8], ["cse", 8, 5], ["simplify", 5, 2], ["fold", 2, 2], ["cse", 2, 2],
+      ["dce", 10, 10], ["int8", 10, 10], ["fold", 10, 8], ["cse", 8, 5], ["simplify", 5, 2], ["fold", 2, 2], ["cse", 2, 2],
     ]);
     expect(opCounts(graph)).toEqual({ input: 1, add: 1 });
     expect(graph.outputs[0]!.inputs).toEqual([x, x]);
