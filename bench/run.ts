@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ["jit", "matmul", "conv", "models", "onnx"];
+const all = ["jit", "matmul", "conv", "models", "onnx", "quant"];
 const args = process.argv.slice(2);
 const ti = args.indexOf("--threads");
 const passOn = ti >= 0 ? ["--threads", args[ti + 1]!] : [];
