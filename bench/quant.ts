@@ -66,13 +66,10 @@ type KilnFeeds = Record<string, Tensor>;
 const kilnFeeds = (f: Feeds): KilnFeeds => Object.fromEntries(Object.entries(f).map(([k, b]) => [k, tensor(b.data as Float32Array, { shape: [...b.shape], dtype: b.dtype })]));
 const ortFeeds = (f: Feeds) => Object.fromEntries(Object.entries(f).map(([k, b]) => [k, new ort.Tensor(b.dtype as "float32", b.data as Float32Array, [...b.shape])]));
 
-/**
- * kiln on ONNX bytes. `quantize` goes to jit as is: the option is typed loosely so this bench
- * compiles whether or not JitOptions declares it yet.
- */
-function kilnRunner(bytes: Uint8Array, quantize?: unknown): Runner {
+/** kiln on ONNX bytes, float or with jit's `quantize` option. */
+function kilnRunner(bytes: Uint8Array, quantize?: JitOptions["quantize"]): Runner {
   const m = onnx.load(bytes);
-  const options: JitOptions & { quantize?: unknown } = { backend: "wasm", threads: 1, ...(quantize ? { quantize } : {}) };
+  const options: JitOptions = { backend: "wasm", threads: 1, ...(quantize ? { quantize } : {}) };
   const f = jit(m, options);
   // Tensors are made once per feeds object, outside the timed call, as bench/onnx.ts does.
   const cache = new WeakMap<Feeds, KilnFeeds>();

@@ -15,7 +15,8 @@
  * // y = matmul(cast(xq)·sx, (cast(wq) − zw)·sw)  →  y = cast(int8matmul(xq, wq, zw))·(sx·sw)
  * const g2 = lowerInt8(g);
  */
-import { Node, node, numel, type Shape } from "../ir.js";
+import { Node, node, constNode, numel, type Shape } from "../ir.js";
+import { hostBuffer } from "../buffer.js";
 import { rebuild, type Graph } from "../graph.js";
 import { readElement } from "../dtype.js";
 import { evaluate } from "./host.js";
@@ -118,6 +119,24 @@ function zeroPerAxis(d: Deq, axis: number): number[] | undefined {
   return v && (v.every((z) => z === v[0]) ? [v[0]!] : v);
 }
 
+/**
+ * For a matmul whose activation zero point is a runtime scalar and whose weight is constant:
+ * zeroA · colsum(b − zeroB), broadcast to the output (int32), or undefined.
+ */
+function runtimeZeroCorrection(n: Node, a: Deq, b: Deq, zeroB: readonly number[]): Node | undefined {
+  if (n.op !== "matmul" || !a.zero || !independentOf(a.zero, a.zero.shape.map((_, i) => i))) return undefined;
+  const w = evaluate(b.q);
+  if (!w) return undefined;
+  const r = w.shape.length, K = w.shape[r - 2]!, N = w.shape[r - 1]!, batches = numel(w.shape.slice(0, r - 2));
+  const sums = new Int32Array(batches * N);
+  for (let t = 0; t < batches; t++)
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < N; j++) sums[t * N + j]! += readElement(w.data, w.dtype, (t * K + k) * N + j) - zeroB[zeroB.length === 1 ? 0 : j]!;
+  const colsum = constNode(hostBuffer("int32", [...w.shape.slice(0, r - 2), 1, N], sums));
+  const za = collapse(a.zero, a.zero.shape.map((_, i) => i), n.shape);
+  return node("mul", [za, node("expand", [colsum], {}, n.shape)]);
+}
+
 /** The replacement of one float32/int32 matmul or conv, or undefined to keep it. */
 function lowerNode(n: Node, ins: readonly Node[]): Node | undefined {
   if ((n.op !== "matmul" && n.op !== "conv") || n.attrs.zeroB) return undefined;
@@ -131,11 +150,21 @@ function lowerNode(n: Node, ins: readonly Node[]): Node | undefined {
   const [aRed, bRed, bVary] = n.op === "matmul"
     ? [[r - 1], [r - 2], r - 1]
     : [ins[0]!.shape.map((_, i) => i).slice(1), ins[1]!.shape.map((_, i) => i).slice(1), 0];
-  const zeroA = zeroScalar(a), zeroB = zeroPerAxis(b, bVary);
-  if (zeroA === undefined || !zeroB) return undefined;
+  let zeroA = zeroScalar(a);
+  const zeroB = zeroPerAxis(b, bVary);
+  if (!zeroB) return undefined;
+  // a zero point computed per call (DynamicQuantizeLinear → MatMulInteger): the GEMM runs with
+  // zero 0 and subtracts zeroA·Σ_k(b − zeroB) after, exact, when B is constant
+  let correction: Node | undefined;
+  if (zeroA === undefined) {
+    correction = runtimeZeroCorrection(n, a, b, zeroB);
+    if (!correction) return undefined;
+    zeroA = 0;
+  }
   let gemm: Node;
   try { gemm = node(n.op, [a.q, b.q], { ...n.attrs, zeroA, zeroB }, undefined, n.site); }
   catch { return undefined; } // zero points outside the 8-bit range: not an int8 GEMM
+  if (correction) gemm = node("sub", [gemm, correction], {}, undefined, n.site);
   if (!float) return gemm;
   if (!independentOf(a.scale!, aRed) || !independentOf(b.scale!, bRed)) return undefined;
   const acc = node("cast", [gemm], { to: "float32" }, undefined, n.site);

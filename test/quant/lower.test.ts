@@ -98,13 +98,25 @@ describe("int8 lowering of imported models", () => {
     }
   });
 
-  it("leaves runtime zero points alone (still correct)", async () => {
+  it("a runtime activation zero point (DynamicQuantizeLinear → MatMulInteger) still runs as an int8 GEMM, bit-exact", async () => {
     const bytes = model({
       inputs: [{ name: "a", type: UINT8, shape: [M, K] }, { name: "az", type: UINT8, shape: [] }], outputs: [{ name: "y", type: INT32 }],
-      nodes: [{ op: "MatMulInteger", inputs: ["a", "b", "az"], outputs: ["y"] }],
-      inits: [{ name: "b", type: UINT8, dims: [K, N], values: ints(K * N, 0, 255, 13) }],
+      nodes: [{ op: "MatMulInteger", inputs: ["a", "b", "az", "bz"], outputs: ["y"] }],
+      inits: [{ name: "b", type: UINT8, dims: [K, N], values: ints(K * N, 0, 255, 13) }, { name: "bz", type: UINT8, dims: [N], values: ints(N, 90, 140, 15) }],
     });
     const feeds = { a: u8([M, K], 14), az: { dtype: "uint8", shape: [], data: Uint8Array.of(17) } as HostBuffer };
+    const ref = await run(bytes, feeds, "js", 0), got = await run(bytes, feeds, "wasm", 2);
+    expect(got.ex).toMatch(/matmul\(.*zeroA=0 zeroB=\[/);
+    expect(got.y).toEqual(ref.y);
+  });
+
+  it("leaves a runtime weight zero point alone (still correct)", async () => {
+    const bytes = model({
+      inputs: [{ name: "a", type: UINT8, shape: [M, K] }, { name: "bz", type: UINT8, shape: [] }], outputs: [{ name: "y", type: INT32 }],
+      nodes: [{ op: "MatMulInteger", inputs: ["a", "b", "", "bz"], outputs: ["y"] }],
+      inits: [{ name: "b", type: UINT8, dims: [K, N], values: ints(K * N, 0, 255, 13) }],
+    });
+    const feeds = { a: u8([M, K], 14), bz: { dtype: "uint8", shape: [], data: Uint8Array.of(17) } as HostBuffer };
     const ref = await run(bytes, feeds, "js", 0), got = await run(bytes, feeds, "wasm", 2);
     expect(got.ex).not.toMatch(/zeroB=/);
     expect(got.y).toEqual(ref.y);

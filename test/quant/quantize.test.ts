@@ -58,7 +58,7 @@ describe("quantize option", () => {
     const b = jit(mlp, { backend: "wasm", quantize: { mode: "int8", calibration: calib } });
     const ya = await a(x).data(), yb = await b(x).data();
     // same int8 inputs and exact int32 sums; only the float epilogue's last bits may differ
-    ya.forEach((v, i) => expect(yb[i]).toBeCloseTo(v, 5));
+    Array.from(ya, Number).forEach((v, i) => expect(Number(yb[i])).toBeCloseTo(v, 5));
     expect(b.explain(x).toString()).toMatch(/matmul\(.*zeroA=\d+ zeroB=\[0\] : int32/);
   });
 
