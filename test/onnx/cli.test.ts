@@ -7,6 +7,7 @@ import { main, type Io } from "../../cli/main.js";
 import { readNpy, writeNpy, onnx } from "../../lib/index.js";
 import { hostBuffer } from "../../jit/buffer.js";
 import { model } from "./build.js";
+import { resnetish, rand } from "./zoo.js";
 
 function capture(): Io & { stdout: string; stderr: string } {
   const io = {
@@ -121,5 +122,53 @@ describe(".npy", () => {
     expect(b.dtype).toBe("float32");
     expect(Array.from(b.data as Float32Array)).toEqual([1, 2, 3, 4]);
     expect(() => readNpy(new Uint8Array(20))).toThrow(/not a .npy file/);
+  });
+});
+
+describe("kiln CLI --quantize", () => {
+  let cnnPath = "", calib = "";
+  beforeAll(() => {
+    cnnPath = join(dir, "cnn.onnx");
+    writeFileSync(cnnPath, resnetish(8));
+    // one subfolder per sample, as ONNX test_data_set folders: input_0.pb
+    calib = join(dir, "calib");
+    for (let i = 0; i < 4; i++) {
+      mkdirSync(join(calib, `s${i}`), { recursive: true });
+      const t = hostBuffer("float32", [1, 3, 16, 16], Float32Array.from(rand(40 + i)(768)));
+      writeFileSync(join(calib, `s${i}`, "input_0.pb"), onnx.encodeTensor(t, "input"));
+    }
+  });
+
+  it("check --quantize int8 --calibrate DIR --report --json: int8 against float, per layer", async () => {
+    const io = capture();
+    expect(await main(["check", cnnPath, "--quantize", "int8", "--calibrate", calib, "--method", "percentile", "--report", "--json", "--dim", "S=16"], io)).toBe(0);
+    const j = JSON.parse(io.stdout);
+    expect(j.ok).toBe(true);
+    expect(j.outputs[0].cosine).toBeGreaterThan(0.99);
+    expect(j.layers.map((l: { op: string }) => l.op)).toEqual(["conv", "conv", "conv", "conv", "matmul"]);
+    expect(io.stderr).not.toMatch(/random inputs/);
+  });
+
+  it("bench --quantize int8-dynamic --json, and a text report without --calibrate", async () => {
+    let io = capture();
+    expect(await main(["bench", cnnPath, "--quantize", "int8-dynamic", "--runs", "2", "--json", "--dim", "S=16"], io)).toBe(0);
+    expect(JSON.parse(io.stdout).quantize).toBe("int8-dynamic");
+    io = capture();
+    expect(await main(["check", cnnPath, "--quantize", "int8", "--report", "--dim", "S=16"], io)).toBe(0);
+    expect(io.stderr).toMatch(/calibrating on 16 seeded random inputs/);
+    expect(io.stdout).toMatch(/5 int8 layer\(s\)[\s\S]*<- hurts most/);
+  });
+
+  it("bad quantize flags exit 2 with a clear message", async () => {
+    for (const [args, msg] of [
+      [["--quantize", "int4"], /--quantize must be int8 or int8-dynamic/],
+      [["--calibrate", calib], /--calibrate needs --quantize int8/],
+      [["--quantize", "int8", "--calibrate", join(dir, "nope")], /--calibrate .*nope/],
+      [["--quantize", "int8", "--calibrate", calib, "--method", "kl"], /quantize.method/],
+    ] as const) {
+      const io = capture();
+      expect(await main(["check", cnnPath, ...args, "--dim", "S=16"], io)).toBe(2);
+      expect(io.stderr).toMatch(msg);
+    }
   });
 });
