@@ -60,13 +60,12 @@ function withZero(min: number, max: number): { min: number; max: number } {
   return { min: Math.min(min, 0), max: Math.max(max, 0) };
 }
 
-/** Extremes and count of the finite values of a batch (of |x| when `abs`). */
-function scan(data: Float32Array, abs: boolean): { n: number; min: number; max: number } {
+/** Extremes and count of the finite values of a batch. */
+function scan(data: Float32Array): { n: number; min: number; max: number } {
   let n = 0, min = Infinity, max = -Infinity;
   for (let i = 0; i < data.length; i++) {
-    let v = data[i]!;
-    if (!(v > -Infinity && v < Infinity)) continue;
-    if (abs && v < 0) v = -v;
+    const v = data[i]!;
+    if (!(v > -Infinity && v < Infinity)) continue; // also false for NaN
     n++;
     if (v < min) min = v;
     if (v > max) max = v;
@@ -101,7 +100,7 @@ class GrowingHistogram {
   /** The one value seen so far (meaningful while !started and total > 0). */
   get single(): number { return this.only; }
 
-  /** Adds a batch's finite values (|x| when `abs`); n, bmin, bmax come from scan(). */
+  /** Adds a batch's finite values (|x| when `abs`); n, bmin, bmax: their count and extremes. */
   add(data: Float32Array, abs: boolean, n: number, bmin: number, bmax: number): void {
     if (n === 0) return;
     if (!this.started) {
@@ -138,12 +137,15 @@ class GrowingHistogram {
   /** Widens (by the least power of two) until [nmin, nmax] fits, merging bins. */
   private grow(nmin: number, nmax: number): void {
     const { bins, lo, width } = this;
-    if (nmin >= lo && nmax <= lo + bins * width) return;
+    const hi = lo + bins * width;
+    if (nmin >= lo && nmax <= hi) return;
+    // The new range must hold the old one too, so every old bin lands inside it.
+    nmax = Math.max(nmax, hi);
     let f = 2, shift = 0;
     for (;; f *= 2) {
       const w = width * f;
       shift = nmin < lo ? Math.ceil((lo - nmin) / w) : 0;
-      if (shift <= bins && lo + (bins - shift) * w >= nmax) break;
+      if (lo + (bins - shift) * w >= nmax) break;
     }
     const old = this.counts.slice();
     this.counts.fill(0);
@@ -190,7 +192,7 @@ class MinMaxObserver implements Observer {
   private min = Infinity;
   private max = -Infinity;
   observe(data: Float32Array): void {
-    const s = scan(data, false);
+    const s = scan(data);
     if (s.n === 0) return;
     if (s.min < this.min) this.min = s.min;
     if (s.max > this.max) this.max = s.max;
@@ -210,7 +212,7 @@ class PercentileObserver implements HistogramObserver {
   }
   get binWidth(): number { return this.hist.width; }
   observe(data: Float32Array): void {
-    const s = scan(data, false);
+    const s = scan(data);
     if (s.n === 0) return;
     if (s.min < this.min) this.min = s.min;
     if (s.max > this.max) this.max = s.max;
@@ -347,7 +349,8 @@ function checkOptions(method: CalibrationMethod, opts: ObserverOptions): { p: nu
       hint: "pass e.g. { percentile: 99.99 } to keep the central 99.98% of values",
     });
   }
-  const minBins = method === "entropy" ? LEVELS : 1;
+  // Two bins at least: a one-bin histogram could not widen downwards by merging.
+  const minBins = method === "entropy" ? LEVELS : 2;
   if (!Number.isInteger(bins) || bins < minBins || bins > MAX_BINS) {
     throw new ValueError(`bins must be an integer in [${minBins}, ${MAX_BINS}] for ${method}, got ${bins}`, {
       hint: "pass e.g. { bins: 2048 } (the default)",

@@ -71,6 +71,25 @@ describe("observers", () => {
     }
   });
 
+  it("percentile re-binning keeps every count when a batch reaches only downwards or upwards", () => {
+    for (const bins of [2, 5, 2048]) {
+      const r = rng(bins);
+      const batches = [
+        Float32Array.from({ length: 3000 }, () => 10 * r()), // [0, 10)
+        Float32Array.from({ length: 1000 }, () => -15 + r()), // [-15, -14): below only, by more than the old span
+        Float32Array.from({ length: 1000 }, () => 40 + r()), // [40, 41): above only
+      ];
+      const all = Float64Array.from(batches.flatMap((x) => Array.from(x))).sort();
+      for (const p of [60, 75, 90]) {
+        const o = makeObserver("percentile", { percentile: p, bins });
+        for (const x of batches) o.observe(x);
+        const got = o.range();
+        expect(Math.abs(got.min - Math.min(0, exactPercentile(all, 100 - p)))).toBeLessThanOrEqual(o.binWidth);
+        expect(Math.abs(got.max - exactPercentile(all, p))).toBeLessThanOrEqual(o.binWidth);
+      }
+    }
+  });
+
   it("percentile 100 gives the extremes, and a constant input its value", () => {
     const o = makeObserver("percentile", { percentile: 100, bins: 64 });
     o.observe(normals(1000, 3));
