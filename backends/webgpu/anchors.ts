@@ -4,7 +4,9 @@
  * kernel's epilogue then consumes it), matmul (matmul.ts), and scatterElements as two phases:
  * a parallel copy of the data, then one invocation applying the updates in order (so repeated
  * indices combine as in the reference). Bad indices report through the error words (`k_err`)
- * and read element 0 instead; run() turns a report into a RuntimeError.
+ * and read element 0 instead; run() turns a report into a RuntimeError. An int8 conv (zero
+ * points, jit/ir.ts `Attrs.zeroB`) accumulates (x − zeroA)(w − zeroB[oc]) in i32 over the
+ * in-range taps only (a padded tap would be zeroA − zeroA = 0, as ONNX ConvInteger pads).
  */
 import type { Kernel, Operand } from "../../jit/kernel/index.js";
 import { stridesOf, type Node } from "../../jit/ir.js";
@@ -12,7 +14,7 @@ import { isFloat, type DType } from "../../jit/dtype.js";
 import { CompileError } from "../../jit/errors.js";
 import { loadWord, storeWord, narrow, wtype, zero, literal, binary } from "./wgsl.js";
 import { viewIndex, type GenCtx, type Phase, type KernelGen } from "./kernel.js";
-import { emitMatmul } from "./matmul.js";
+import { emitMatmul, int8Gemm, tableAt } from "./matmul.js";
 
 /** Emits the anchor's loops into g.lines; returns the name of its value (of the anchor node's dtype). */
 export function emitAnchor(g: GenCtx): string {
@@ -56,6 +58,11 @@ function conv(g: GenCtx, n: Node, X: Operand, W: Operand, transposed: boolean): 
   const acc = g.fresh("acc"), ic = g.fresh("ic"), grp = g.fresh("g"), ch = g.fresh("ch"), out = g.fresh("cv");
   const c = kcoords(g);
   const L = g.lines;
+  const q = int8Gemm(n);
+  if (q && transposed) throw new CompileError("webgpu: convTranspose has no int8 form (zero points are for conv and matmul)", { op: n.op });
+  // zeroB of this invocation's output channel, once (empty: every zero point is 0)
+  let zbv = "";
+  if (q && (q.zb.length > 1 || q.zb[0] !== 0)) { zbv = g.fresh("zb"); L.push(`let ${zbv} = ${tableAt(g, q.zb, c[1]!)};`); }
   L.push(`var ${acc}: ${wtype(d)} = ${zero(d)};`, `let ${grp} = ${c[1]} / ${Og}i;`);
   L.push(`for (var ${ic}: i32 = 0i; ${ic} < ${Cg}i; ${ic} = ${ic} + 1i) {`, `  let ${ch} = ${grp} * ${Cg}i + ${ic};`);
   const kv = Array.from({ length: sp }, () => g.fresh("kw")), pv = Array.from({ length: sp }, () => g.fresh("p"));
@@ -78,7 +85,13 @@ function conv(g: GenCtx, n: Node, X: Operand, W: Operand, transposed: boolean): 
   }
   const xi = at(g, X, [c[0], ch, ...pv]);
   const wi = transposed ? at(g, W, [ch, `(${c[1]} % ${Og}i)`, ...kv]) : at(g, W, [c[1], ic, ...kv]);
-  L.push(`${ind()}${acc} = ${acc} + ${loadWord(d, xi)} * ${loadWord(d, wi)};`);
+  let term = `${loadWord(d, xi)} * ${loadWord(d, wi)}`;
+  if (q) {
+    // int8 GEMM: x − zeroA (padding is skipped: it would be zeroA − zeroA) times w − zeroB[oc]
+    const xv = loadWord(q.da, xi), wv = loadWord(q.db, wi);
+    term = `${q.za ? `(${xv} - ${q.za}i)` : xv} * ${zbv ? `(${wv} - ${zbv})` : wv}`;
+  }
+  L.push(`${ind()}${acc} = ${acc} + ${term};`);
   while (closes-- > 0) { depth--; L.push(`${"  ".repeat(Math.max(depth, 0))}}`); }
   L.push(`let ${out} = ${narrow(acc, d, (h) => g.use(h))};`);
   return out;

@@ -5,6 +5,9 @@
  * bundles and Node without the package still load kiln. The Node `gpu` object is kept
  * referenced for the life of the process (dropping it crashes Dawn).
  *
+ * The WGSL language features (`wgslLanguageFeatures`, on navigator.gpu or Dawn's GPU object)
+ * say whether packed int8 dot products (`dot4I8Packed`) exist: `packedDot`.
+ *
  * Also: the one bind group layout every kernel uses (binding 0: the arena, binding 1: the
  * error words) and a pipeline cache keyed by WGSL text.
  */
@@ -17,6 +20,10 @@ export interface Gpu {
   readonly limits: { storageBinding: number; bufferSize: number; workgroupsPerDim: number };
   readonly timestamps: boolean;
   readonly adapterName: string;
+  /** WGSL has the packed_4x8_integer_dot_product language feature (dot4I8Packed and friends). */
+  readonly packedDot: boolean;
+  /** The adapter is a CPU emulation (a fallback adapter: SwiftShader, lavapipe, llvmpipe). */
+  readonly cpu: boolean;
 }
 
 /** GPUBufferUsage / GPUMapMode values (numeric, so no WebGPU globals are needed). */
@@ -82,7 +89,7 @@ async function open(): Promise<Gpu> {
       { binding: 1, visibility: 4, buffer: { type: "storage" } },
     ],
   });
-  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string } }).info;
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean } }).info;
   return {
     device, layout,
     pipelineLayout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
@@ -92,6 +99,8 @@ async function open(): Promise<Gpu> {
       workgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension,
     },
     timestamps,
+    cpu: !!info?.isFallbackAdapter || /swiftshader|lavapipe|llvmpipe/i.test(`${info?.architecture} ${info?.description}`),
+    packedDot: !!(gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has("packed_4x8_integer_dot_product"),
     adapterName: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ") || "unknown adapter",
   };
 }

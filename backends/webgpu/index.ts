@@ -10,9 +10,16 @@
  * a half without races): bool/int8/uint8 are widened to i32 and float16 to the f32 of its value
  * on upload, and narrowed on readback. The arena is the shared memory plan re-run with every
  * buffer 4 bytes an element (jit/kernel/memory.ts: greedy reuse and in-place), so offsets are
- * word offsets. A second tiny buffer holds the error words (an out-of-range index: kernel,
+ * word offsets. After the arena come constants the kernel generator makes (packed int8
+ * weights, zero-point and correction tables; kernel.ts `constWords`), uploaded with the others.
+ * A second tiny buffer holds the error words (an out-of-range index: kernel,
  * index, size), read back with the outputs. Buffers, the bind group and the readback buffer
  * are made on the first run and reused by every later run of the executable.
+ *
+ * int8 GEMMs (matmul/conv with zero points): exact i32 results in every kernel form; a tiled
+ * int8 matmul is generated in three texts (matmul.ts: unpacked, packed with dot4I8Packed,
+ * packed with the bytes unpacked in the shader), and the first run picks one for the device
+ * (`int8Form`, `webgpuOptions.int8Gemm`); explain() names the choice.
  *
  * int64: WGSL has no 64-bit integers, so int64 is computed as i32. Inputs and constants must
  * fit int32 (a ValueError / CompileError says so); arithmetic that overflows int32 wraps at 32
@@ -32,13 +39,11 @@ import { planMemory } from "../../jit/kernel/memory.js";
 import { type HostBuffer, hostBuffer } from "../../jit/buffer.js";
 import { allocStorage, fromHalfBits, toHalfBits, type DType } from "../../jit/dtype.js";
 import { BackendError, CompileError, RuntimeError, ValueError } from "../../jit/errors.js";
-import { generateKernel, WORKGROUP } from "./kernel.js";
+import { generateKernel, WORKGROUP, type ArenaInfo } from "./kernel.js";
+import { webgpuOptions } from "./options.js";
 import { getGpu, pipelineFor, webgpuAvailable, USAGE, MAP_READ, type Gpu } from "./device.js";
 
-/** Switches: `profile` times every kernel with timestamp queries (where the adapter has them); explain() reports the last run's times. */
-export const webgpuOptions = {
-  profile: typeof process !== "undefined" && process.env?.KILN_WEBGPU_PROFILE === "1",
-};
+export { webgpuOptions } from "./options.js";
 
 interface Dispatch {
   readonly name: string;
@@ -49,13 +54,16 @@ interface Dispatch {
   readonly workgroups: number;
   readonly workgroupSize: number;
   readonly node?: { op: string; id: string; site?: string };
+  /** Other texts of the shader, one of which may run instead (kernel.ts Phase.variants). */
+  readonly variants?: { readonly dot4: string; readonly packed: string };
 }
 
 interface Artifact {
   /** Words of the one storage buffer (constants + arena). */
   readonly words: number;
   readonly constWords: number;
-  readonly consts: { base: number; value: HostBuffer }[];
+  /** Constants by word offset; `packedOnly`: generated for the packed int8 forms alone. */
+  readonly consts: { base: number; value: HostBuffer; packedOnly?: boolean }[];
   readonly inputs: { base: number; dtype: DType; size: number }[];
   readonly outputs: ({ base: number; dtype: DType; shape: number[]; size: number } | { value: HostBuffer })[];
   readonly dispatches: Dispatch[];
@@ -116,17 +124,35 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
   const wb = plan.buffers.map((b) => ({ ...b, dtype: "int32" as DType, offset: undefined as number | undefined }));
   const mem = planMemory({ buffers: wb, kernels: plan.kernels as Kernel[], inputs: [...plan.inputs], outputs: plan.outputs.map((o) => ({ ...o })) });
   for (const b of wb) if (b.kind !== "const") bases[b.id] = constWords + b.offset! / 4;
-  const words = Math.max(4, constWords + mem.arenaBytes / 4);
+  // constant words the generator makes (packed int8 weights, zero-point tables) follow the arena
+  let tail = constWords + mem.arenaBytes / 4;
+  const made = new Map<string, number>();
+  let madeWords = 0;
+  const arena: ArenaInfo = {
+    bases, dtypes, values: plan.buffers.map((b) => (b.kind === "const" ? b.value : undefined)),
+    addConst(w: Int32Array, packedOnly = false): number {
+      const key = w.length <= 4096 ? `${packedOnly}:${w.join(",")}` : undefined;
+      const have = key === undefined ? undefined : made.get(key);
+      if (have !== undefined) return have;
+      const base = tail;
+      consts.push({ base, value: hostBuffer("int32", [w.length], w), packedOnly });
+      tail += align4(w.length);
+      madeWords += w.length;
+      if (key !== undefined) made.set(key, base);
+      return base;
+    },
+  };
   const dispatches: Dispatch[] = [];
   for (const k of plan.kernels) {
     const n = k.anchor?.node ?? k.ops[k.ops.length - 1];
     const node = n ? { op: n.op, id: `%${n.id}`, site: n.site?.toString() } : undefined;
-    const phases = generateKernel(k, bases, dtypes);
+    const phases = generateKernel(k, arena);
     phases.forEach((p, i) => {
       if (p.invocations > 0) dispatches.push({ name: `k${k.id}${phases.length > 1 ? `_${i}` : ""}`, kernel: k.id, wgsl: p.wgsl, invocations: p.invocations,
-        workgroups: p.workgroups ?? Math.ceil(p.invocations / WORKGROUP), workgroupSize: p.workgroupSize ?? WORKGROUP, node });
+        workgroups: p.workgroups ?? Math.ceil(p.invocations / WORKGROUP), workgroupSize: p.workgroupSize ?? WORKGROUP, node, variants: p.variants });
     });
   }
+  const words = Math.max(4, tail);
   const bytes = words * 4;
   return {
     words, constWords, consts,
@@ -140,13 +166,29 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
       { title: `kernels (${plan.kernels.length})`, text: plan.kernels.map(printKernel).join("\n"), metrics: { kernels: plan.kernels.length } },
       {
         title: "memory plan",
-        text: `one storage buffer of ${bytes} bytes (one 32-bit word per element): constants ${constWords * 4} bytes, arena ${mem.arenaBytes} bytes ` +
+        text: `one storage buffer of ${bytes} bytes (one 32-bit word per element): constants ${constWords * 4} bytes, arena ${mem.arenaBytes} bytes` +
+          `${madeWords ? `, generated constants (packed int8 weights, zero-point tables) ${madeWords * 4} bytes` : ""} ` +
           `(no reuse: ${mem.noReuseBytes}, lower bound: ${mem.lowerBoundBytes}; ${mem.inPlace} in place)`,
-        metrics: { kernels: plan.kernels.length, arenaBytes: mem.arenaBytes, constBytes: constWords * 4, bufferBytes: bytes },
+        metrics: { kernels: plan.kernels.length, arenaBytes: mem.arenaBytes, constBytes: constWords * 4, generatedConstBytes: madeWords * 4, bufferBytes: bytes },
       },
-      { title: `wgsl (${dispatches.length} shaders)`, text: dispatches.map((d) => `// ${d.name}: ${d.invocations} invocations\n${d.wgsl}`).join("\n") },
+      { title: `wgsl (${dispatches.length} shaders)`, text: dispatches.map((d) => `// ${d.name}: ${d.invocations} invocations${d.variants ? " (int8 GEMM, unpacked; its packed forms follow)" : ""}\n${d.wgsl}` +
+        (d.variants ? `// ${d.name}, packed, with dot4I8Packed\n${d.variants.dot4}// ${d.name}, packed, bytes unpacked in the shader\n${d.variants.packed}` : "")).join("\n") },
     ],
   };
+}
+
+/**
+ * The form of tiled int8 GEMM kernels on a device (`webgpuOptions.int8Gemm`; "auto": packed
+ * with dot4I8Packed where WGSL has it and the adapter is a GPU, else unpacked). On SwiftShader
+ * (a CPU; 128×768×768) dot4I8Packed ran 1.2–1.9× slower than the unpacked kernel and the
+ * shader-unpacked packed form at best alike, so CPU adapters keep the unpacked one.
+ */
+function int8Form(gpu: Gpu): { form: "dot4" | "packed" | "unpacked"; why: string } {
+  const o = webgpuOptions.int8Gemm;
+  if (o !== "auto") return { form: o, why: `${o} (webgpuOptions.int8Gemm)` };
+  if (!gpu.packedDot) return { form: "unpacked", why: "unpacked (WGSL here has no packed_4x8_integer_dot_product)" };
+  if (gpu.cpu) return { form: "unpacked", why: `unpacked (${gpu.adapterName} is a CPU emulation, where dot4I8Packed is slower)` };
+  return { form: "dot4", why: "dot4 (dot4I8Packed)" };
 }
 
 /** GPU objects of one executable, made on its first run. */
@@ -170,6 +212,8 @@ class WebGPUExecutable implements Executable {
   private res?: Promise<Resources>;
   private turn: Promise<void> = Promise.resolve();
   private times?: number[];
+  /** The form int8 GEMM kernels took on this executable's device, and why (after the first run). */
+  private int8Form?: string;
 
   constructor(private readonly art: Artifact) {}
 
@@ -184,7 +228,9 @@ class WebGPUExecutable implements Executable {
       if (y > max) throw new BackendError(`kernel ${d.name} needs ${wg} workgroups, more than this adapter can dispatch`, { hint: "use smaller inputs" });
       return [x, y];
     });
-    const pipelines = await Promise.all(art.dispatches.map((d) => pipelineFor(gpu, d.wgsl)));
+    const form = int8Form(gpu);
+    this.int8Form = form.why;
+    const pipelines = await Promise.all(art.dispatches.map((d) => pipelineFor(gpu, d.variants && form.form !== "unpacked" ? d.variants[form.form] : d.wgsl)));
     dev.pushErrorScope("out-of-memory");
     dev.pushErrorScope("validation");
     const arena = dev.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC });
@@ -203,7 +249,7 @@ class WebGPUExecutable implements Executable {
     const bindGroup = dev.createBindGroup({ layout: gpu.layout, entries: [{ binding: 0, resource: { buffer: arena } }, { binding: 1, resource: { buffer: err } }] });
     // constants go up once
     for (const c of art.consts) {
-      if (!c.value.data.length) continue;
+      if (!c.value.data.length || (c.packedOnly && form.form === "unpacked")) continue;
       const w = new Int32Array(c.value.data.length);
       widen(c.value, w);
       dev.queue.writeBuffer(arena, c.base * 4, w);
@@ -296,6 +342,7 @@ class WebGPUExecutable implements Executable {
   explain(): ExplainSection[] {
     const d = this.art.dispatches;
     const lines = d.map((x, i) => `${x.name}: ${x.invocations} invocations, ${x.workgroups} workgroups of ${x.workgroupSize}${this.times ? `, ${(this.times[i]! / 1000).toFixed(1)} µs` : ""}`);
+    if (this.int8Form && d.some((x) => x.variants)) lines.push(`int8 GEMM kernels: ${this.int8Form}`);
     const sections: ExplainSection[] = [...this.art.explain, { title: `dispatches (${d.length})`, text: lines.join("\n"), metrics: { dispatches: d.length } }];
     if (this.times) sections.push({ title: "gpu times (last run, timestamp queries)", text: `${(this.times.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} µs in all`, metrics: { gpuNs: this.times.reduce((a, b) => a + b, 0) } });
     return sections;

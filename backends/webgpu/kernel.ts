@@ -7,7 +7,7 @@
  * loops. Views are index arithmetic over the arena, masks become selects (a masked-out load
  * reads element 0 and yields 0). Anchors are per-element loops (anchors.ts, matmul.ts), except
  * matmul, which is a workgroup-tiled kernel of its own with the epilogue as a function
- * (matmul.ts `tiledMatmul`). A reduce kernel with few outer coordinates and a large reduced
+ * (matmul.ts `tiledMatmul`; an int8 one also in packed variants, `Phase.variants`). A reduce kernel with few outer coordinates and a large reduced
  * size is a workgroup tree instead: one workgroup per outer coordinate, each invocation
  * reducing a strided share, the partials combined in workgroup memory, stage by stage (later
  * stages and the store read the totals), and the store shared out the same way.
@@ -15,10 +15,11 @@
 import type { Kernel, KExpr } from "../../jit/kernel/index.js";
 import type { View } from "../../jit/kernel/index.js";
 import type { DType } from "../../jit/dtype.js";
+import type { HostBuffer } from "../../jit/buffer.js";
 import { isFloat } from "../../jit/dtype.js";
 import { literal, zero, loadWord, storeWord, narrow, unary, binary, cast, wtype, helperText } from "./wgsl.js";
 import { emitAnchor, emitScatter } from "./anchors.js";
-import { tiledMatmul } from "./matmul.js";
+import { matmulPhases } from "./matmul.js";
 
 /** Invocations per workgroup (1-D). */
 export const WORKGROUP = 64;
@@ -48,6 +49,27 @@ export interface GenCtx {
   coord(d: number): string;
   /** Element dtype of a buffer. */
   dtypeOf(buf: number): DType;
+  /** Host data of a buffer when it is a constant (weights), else undefined. */
+  constValue(buf: number): HostBuffer | undefined;
+  /**
+   * Word offset of a block of constant 32-bit words that the generator made (packed int8
+   * weights, zero-point and correction tables): uploaded once with the constants, read-only.
+   * `packedOnly`: read only by the packed variants (Phase.variants), so not uploaded where the
+   * device runs the unpacked text.
+   */
+  constWords(words: Int32Array, packedOnly?: boolean): number;
+}
+
+/**
+ * What the generator needs from the executable being built: word offset, dtype and host data
+ * (constants) per buffer id, and a place for constant words the generator makes (returns their
+ * word offset).
+ */
+export interface ArenaInfo {
+  readonly bases: readonly number[];
+  readonly dtypes: readonly DType[];
+  readonly values: readonly (HostBuffer | undefined)[];
+  addConst(words: Int32Array, packedOnly?: boolean): number;
 }
 
 /**
@@ -55,7 +77,16 @@ export interface GenCtx {
  * dispatch is `workgroups` workgroups when given (shaders with their own workgroup size and
  * mapping: the tiled matmul, tree reductions), else ceil(invocations / WORKGROUP).
  */
-export interface Phase { readonly wgsl: string; readonly invocations: number; readonly workgroups?: number; readonly workgroupSize?: number }
+export interface Phase {
+  readonly wgsl: string; readonly invocations: number; readonly workgroups?: number; readonly workgroupSize?: number;
+  /**
+   * Other texts of the same kernel (same workgroups and results) that the executable may run
+   * instead of `wgsl`, chosen per device when it first runs (index.ts): an int8 GEMM's packed
+   * forms (matmul.ts), `dot4` written with dot4I8Packed (needs the WGSL language feature
+   * packed_4x8_integer_dot_product), `packed` unpacking the bytes itself.
+   */
+  readonly variants?: { readonly dot4: string; readonly packed: string };
+}
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -102,7 +133,11 @@ class KernelGen implements GenCtx {
   tree?: { readonly wg: number; readonly size: number };
   private readonly treeTypes = new Set<string>();
 
-  constructor(readonly k: Kernel, private readonly bases: readonly number[], private readonly dtypes: readonly DType[]) {
+  private readonly bases: readonly number[];
+  private readonly dtypes: readonly DType[];
+  constructor(readonly k: Kernel, private readonly arena: ArenaInfo) {
+    this.bases = arena.bases;
+    this.dtypes = arena.dtypes;
     const R = new Set(k.reduceAxes);
     this.reduced = k.reduceAxes.filter((d) => k.shape[d] !== 1);
     this.outer = k.shape.map((_, d) => d).filter((d) => !R.has(d) && k.shape[d] !== 1);
@@ -113,6 +148,8 @@ class KernelGen implements GenCtx {
   base(buf: number): number { return this.bases[buf]!; }
   coord(d: number): string { return this.k.shape[d] === 1 ? "0i" : `c${d}`; }
   dtypeOf(buf: number): DType { return this.dtypes[buf]!; }
+  constValue(buf: number): HostBuffer | undefined { return this.arena.values[buf]; }
+  constWords(words: Int32Array, packedOnly?: boolean): number { return this.arena.addConst(words, packedOnly); }
 
   /** Whether an expression depends on a looped reduce coordinate. */
   private reduceDep(e: KExpr): boolean {
@@ -312,11 +349,11 @@ class KernelGen implements GenCtx {
     ].filter((l) => l !== "").join("\n");
   }
 
-  /** Shader text of the kernel's one phase (not scatterElements). */
-  generate(): Phase {
+  /** Shader text of the kernel's phases (not scatterElements). */
+  generate(): Phase[] {
     const k = this.k;
     if (k.anchor?.op === "matmul") {
-      const t = tiledMatmul(this, k.anchor.a, k.anchor.b, k.anchor.node);
+      const t = matmulPhases(this, k.anchor.a, k.anchor.b, k.anchor.node);
       if (t) return t;
     }
     if (k.anchor) this.anchorVar = emitAnchor(this);
@@ -333,9 +370,9 @@ class KernelGen implements GenCtx {
     const invocations = numel(this.outer.map((d) => k.shape[d]!));
     if (this.tree) {
       const wg = this.tree.wg;
-      return { wgsl: this.shader(this.lines), invocations: invocations * wg, workgroups: invocations, workgroupSize: wg };
+      return [{ wgsl: this.shader(this.lines), invocations: invocations * wg, workgroups: invocations, workgroupSize: wg }];
     }
-    return { wgsl: this.shader(this.lines), invocations };
+    return [{ wgsl: this.shader(this.lines), invocations }];
   }
 
   /**
@@ -373,12 +410,10 @@ class KernelGen implements GenCtx {
   }
 }
 
-/**
- * WGSL phases of a kernel. `bases`: word offset per buffer id; `dtypes`: dtype per buffer id.
- */
-export function generateKernel(k: Kernel, bases: readonly number[], dtypes: readonly DType[]): Phase[] {
-  if (k.anchor?.op === "scatterElements") return emitScatter(k, () => new KernelGen(k, bases, dtypes));
-  return [new KernelGen(k, bases, dtypes).generate()];
+/** WGSL phases of a kernel, in dispatch order. */
+export function generateKernel(k: Kernel, arena: ArenaInfo): Phase[] {
+  if (k.anchor?.op === "scatterElements") return emitScatter(k, () => new KernelGen(k, arena));
+  return new KernelGen(k, arena).generate();
 }
 
 export type { KernelGen };

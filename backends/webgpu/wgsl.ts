@@ -435,6 +435,10 @@ const HELPERS: Record<string, { deps: string[]; code: string }> = {
   let r = t - 4294967296.0f * floor(t / 4294967296.0f);
   return bitcast<i32>(u32(r));
 }` },
+  // the four signed bytes of a packed word (byte t: bits 8t…8t+7), sign-extended (packed int8 GEMM)
+  k_unpack4: { deps: [], code: `fn k_unpack4(w: u32) -> vec4<i32> {
+  return bitcast<vec4<i32>>(vec4<u32>(w) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u);
+}` },
   // an out-of-range index: the first report (kernel id + 1, index, size) wins; word 3 flags any
   k_err: { deps: [], code: `fn k_err(kid: i32, idx: i32, dim: i32) {
   let r = atomicCompareExchangeWeak(&E[0], 0i, kid);
@@ -457,3 +461,4 @@ export function helperText(used: Iterable<string>): string {
   for (const h of [...used].sort()) add(h);
   return out.join("\n");
 }
+
