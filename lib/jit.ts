@@ -141,6 +141,7 @@ function checkQuantize(q: QuantizeOptions): QuantizeOptions {
   if (q.mode !== "int8" && q.mode !== "int8-dynamic") throw bad(`quantize.mode must be "int8" or "int8-dynamic", got ${JSON.stringify(q.mode)}`, "int8: calibrated static quantization; int8-dynamic: activations scaled per call");
   if (q.method !== undefined && !["minmax", "percentile", "entropy"].includes(q.method)) throw bad(`quantize.method must be "minmax", "percentile" or "entropy", got ${JSON.stringify(q.method)}`, "minmax is the default");
   if (q.mode === "int8" && !q.calibration?.length) throw bad("static int8 quantization needs calibration samples", "pass quantize.calibration (sample inputs, each the arguments of one call), or use mode \"int8-dynamic\"");
+  if ((q.maxError !== undefined || q.minTop1 !== undefined) && !q.calibration?.length) throw bad("an accuracy budget (maxError/minTop1) needs calibration samples to be checked on", "pass quantize.calibration");
   if (q.percentile !== undefined && !(q.percentile > 50 && q.percentile <= 100)) throw bad(`quantize.percentile must be in (50, 100], got ${q.percentile}`, "e.g. 99.99");
   if (q.maxError !== undefined && !(q.maxError > 0)) throw bad(`quantize.maxError must be > 0, got ${q.maxError}`, "a relative L2 error, e.g. 0.05");
   if (q.minTop1 !== undefined && !(q.minTop1 >= 0 && q.minTop1 <= 1)) throw bad(`quantize.minTop1 must be in [0, 1], got ${q.minTop1}`, "a fraction, e.g. 0.99");
@@ -276,18 +277,17 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
 
   const quantizedCompile = async (graph: Graph): Promise<{ compiled: Compiled; q: Q.QuantizedGraph }> => {
     const q = quant!;
-    const budget = q.maxError !== undefined || q.minTop1 !== undefined;
-    const samples = budget && q.calibration?.length ? [...(await sampleGroups(q.calibration)).values()] : [];
-    // the budget is checked on calibration samples of this signature when there are any, else of the first one
-    const same = samples.find((g) => g.graph.inputs.every((n, i) => sameShapeDtype(n, graph.inputs[i])) && g.graph.inputs.length === graph.inputs.length);
-    const qg = await Q.quantize(same?.graph ?? graph, {
-      mode: q.mode, perChannel: q.perChannel ?? true, exclude: q.exclude ?? [],
-      ranges: q.mode === "int8" ? await calibrated() : undefined,
-      budget: budget ? { maxError: q.maxError, minTop1: q.minTop1 } : undefined, samples: same?.inputs,
-    }, runOpts);
-    // the budget ran on the sample graph: apply its decisions to this signature's graph
-    const final = same ? { ...Q.quantizeGraph(graph, Q.findSites(graph, [...(q.exclude ?? []), ...qg.reverted]), { mode: q.mode, perChannel: q.perChannel ?? true, ranges: q.mode === "int8" ? await calibrated() : undefined }), reverted: qg.reverted, sites: Q.findSites(graph, [...(q.exclude ?? []), ...qg.reverted]) } : qg;
-    return { compiled: compileGraph(final.graph, backend, { opt, threads: options.threads }), q: final };
+    const base = { mode: q.mode, perChannel: q.perChannel ?? true, ranges: q.mode === "int8" ? await calibrated() : undefined };
+    let reverted: string[] = [];
+    if (q.maxError !== undefined || q.minTop1 !== undefined) {
+      // the budget is decided on the calibration samples (their own trace), then applied here
+      const groups = [...(await sampleGroups(q.calibration ?? [])).values()];
+      const probe = groups.find((g) => g.graph.inputs.length === graph.inputs.length && g.graph.inputs.every((n, i) => sameShapeDtype(n, graph.inputs[i]))) ?? groups[0]!;
+      const decided = await Q.quantize(probe.graph, { ...base, exclude: q.exclude ?? [], budget: { maxError: q.maxError, minTop1: q.minTop1 }, samples: probe.inputs }, runOpts);
+      reverted = decided.reverted;
+    }
+    const final = await Q.quantize(graph, { ...base, exclude: [...(q.exclude ?? []), ...reverted] }, runOpts);
+    return { compiled: compileGraph(final.graph, backend, { opt, threads: options.threads }), q: { ...final, reverted } };
   };
 
   const traceFor = (args: unknown[]): { trace: Trace; leaves: Tensor[] } => {

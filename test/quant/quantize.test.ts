@@ -94,7 +94,8 @@ describe("quantize option", () => {
     expect(() => jit(mlp, { quantize: { mode: "int4" as "int8" } })).toThrow(/quantize.mode must be "int8" or "int8-dynamic"/);
     expect(() => jit(mlp, { quantize: { mode: "int8" } })).toThrow(/needs calibration samples/);
     expect(() => jit(mlp, { quantize: { mode: "int8", calibration: calib, method: "kl" as "entropy" } })).toThrow(/quantize.method/);
-    expect(() => jit(mlp, { quantize: { mode: "int8-dynamic", minTop1: 2 } })).toThrow(/minTop1/);
+    expect(() => jit(mlp, { quantize: { mode: "int8-dynamic", calibration: calib, minTop1: 2 } })).toThrow(/minTop1 must be in \[0, 1\]/);
+    expect(() => jit(mlp, { quantize: { mode: "int8-dynamic", maxError: 0.1 } })).toThrow(/budget .* needs calibration samples/);
     await expect(jit(mlp).quantReport([randn([4, 32])])).rejects.toThrow(/needs a function compiled with the quantize option/);
     const f = jit(mlp, { backend: "wasm", quantize: { mode: "int8", calibration: calib } });
     expect(() => f.explain(randn([4, 32]))).toThrow(/still calibrating/);
