@@ -4,8 +4,11 @@
  * consumes it), and scatterElements as a copy-then-scatter kernel. Floats accumulate in f64
  * like the reference. Bad indices store the kernel id in the error slot and read element 0.
  *
+ * int8 GEMM nodes (matmul/conv with zero points) load each operand with its own dtype, subtract
+ * the zero points and accumulate in wrapping i32, exactly like the reference.
+ *
  * These are the general, always-correct paths; large float matmuls and convolutions take the
- * blocked SIMD kernels instead (see matmul.ts).
+ * blocked SIMD kernels instead (see matmul.ts), int8 GEMMs the int8 kernels (qmatmul.ts, qconv.ts).
  */
 import type { FunctionBuilder } from "./asm/index.js";
 import type { Kernel, Operand } from "../../jit/kernel/index.js";
@@ -113,7 +116,43 @@ export function emitAnchorValue(f: FunctionBuilder, k: Kernel, coord: readonly n
   throw new CompileError(`wasm: anchor ${a.op} has no value form`, { op: a.op });
 }
 
+/**
+ * Zero points of an int8 GEMM operand: pushes `zero[idx]` (i32) where `idx` is the local holding
+ * the column (matmul) or output channel (conv); one entry is a constant, more a table in memory.
+ */
+const zeroTables = new WeakMap<KernelCtx, Map<readonly number[], number>>();
+function pushZero(f: FunctionBuilder, zero: readonly number[], idx: number, ctx: KernelCtx): void {
+  if (zero.length === 1 || zero.every((z) => z === zero[0])) { f.i32_const(zero[0]! | 0); return; }
+  let tables = zeroTables.get(ctx);
+  if (!tables) zeroTables.set(ctx, (tables = new Map()));
+  let addr = tables.get(zero);
+  if (addr === undefined) {
+    const t = Int32Array.from(zero);
+    addr = ctx.alloc(t.byteLength, 4, new Uint8Array(t.buffer));
+    tables.set(zero, addr);
+  }
+  f.local_get(idx).i32_const(2).i32_shl().i32_load(addr, 4);
+}
+
+/**
+ * An int8 GEMM term: `acc += (x − zx) · (w − zw)` in wrapping i32 arithmetic (every product fits:
+ * |x − zx|, |w − zw| ≤ 255), with the two addresses pushed by `xAddr`/`wAddr`, each operand
+ * loaded with its own dtype.
+ */
+function int8Term(f: FunctionBuilder, acc: number, xAddr: () => void, xd: DType, zx: number, wAddr: () => void, wd: DType, zw: number, ctx: KernelCtx): void {
+  f.local_get(acc);
+  xAddr(); emitLoad(f, xd, ctx);
+  if (zx) f.i32_const(zx).i32_sub();
+  wAddr(); emitLoad(f, wd, ctx);
+  f.local_get(zw).i32_sub();
+  f.i32_mul().i32_add().local_set(acc);
+}
+
+/** Dtype of an operand's buffer (an int8 GEMM's operands each have their own). */
+const operandDtype = (o: Operand, ctx: KernelCtx): DType => ctx.plan.buffers[o.buf]!.dtype;
+
 function matmul(f: FunctionBuilder, n: Node, A: Operand, B: Operand, coord: readonly number[], ctx: KernelCtx): void {
+  if (n.attrs.zeroB) return int8Matmul(f, n, A, B, coord, ctx);
   const r = n.shape.length, d = n.dtype, size = itemSize(d), K = A.view.shape[r - 1]!;
   const kk = scratch(f, "i32", 12), acc = f.local(accType(d));
   accType(d) === "f64" ? f.f64_const(0) : f.i64_const(0n);
@@ -131,19 +170,41 @@ function matmul(f: FunctionBuilder, n: Node, A: Operand, B: Operand, coord: read
   fromAcc(f, d, ctx);
 }
 
+/** int8 GEMM matmul (zero points set): Σ_k (A[…, m, k] − zeroA)(B[…, k, n] − zeroB[n]) in i32. */
+function int8Matmul(f: FunctionBuilder, n: Node, A: Operand, B: Operand, coord: readonly number[], ctx: KernelCtx): void {
+  const r = n.shape.length, K = A.view.shape[r - 1]!;
+  const da = operandDtype(A, ctx), db = operandDtype(B, ctx), sa = itemSize(da), sb = itemSize(db);
+  const kk = scratch(f, "i32", 12), acc = f.local("i32"), zb = f.local("i32");
+  pushZero(f, n.attrs.zeroB!, coord[r - 1]!, ctx);
+  f.local_set(zb);
+  f.i32_const(0).local_set(acc);
+  const ac = [...coord.slice(0, r - 1), kk], bc = [...coord.slice(0, r - 2), kk, coord[r - 1]!];
+  forRange(f, kk, K, () => int8Term(f, acc,
+    () => emitAddr(f, ctx.addr(A.buf), operandTerms(A, ac, sa)), da, n.attrs.zeroA ?? 0,
+    () => emitAddr(f, ctx.addr(B.buf), operandTerms(B, bc, sb)), db, zb, ctx));
+  f.local_get(acc);
+}
+
 /**
  * conv: out[b, oc, o…] = Σ_{ic<Cg, k…} x[b, g·Cg+ic, o·s + k·d − p] · w[oc, ic, k…]
  * convTranspose (gather form): out[b, oc, o…] = Σ_{ic<Cg, k…} x[b, g·Cg+ic, (o + p − k·d)/s] · w[g·Cg+ic, oc mod Og, k…]
  * over the terms where the division is exact and in range.
  */
 function conv(f: FunctionBuilder, n: Node, X: Operand, W: Operand, coord: readonly number[], ctx: KernelCtx, transposed: boolean): void {
-  const a = n.attrs, d = n.dtype, size = itemSize(d);
+  const a = n.attrs, d = n.dtype;
+  // int8 GEMM (conv with zero points): each operand in its own dtype, i32 accumulation; a
+  // padded position is skipped, which is what padding with the zero point contributes
+  const q = !transposed && !!a.zeroB;
+  const xd = q ? operandDtype(X, ctx) : d, wd = q ? operandDtype(W, ctx) : d;
+  const xsz = itemSize(xd), wsz = itemSize(wd);
   const xs = X.view.shape, ws = W.view.shape, sp = xs.length - 2, G = a.groups!;
   const Cg = transposed ? xs[1]! / G : ws[1]!, Og = transposed ? ws[1]! : ws[0]! / G;
   const xst = stridesOf(xs), wst = stridesOf(ws);
-  const acc = f.local(accType(d)), ic = f.local("i32"), g = f.local("i32"), ocl = f.local("i32");
+  const acc = f.local(q ? "i32" : accType(d)), ic = f.local("i32"), g = f.local("i32"), ocl = f.local("i32");
   const kl = Array.from({ length: sp }, () => f.local("i32")), pos = Array.from({ length: sp }, () => f.local("i32"));
-  accType(d) === "f64" ? f.f64_const(0) : f.i64_const(0n);
+  const zw = q ? f.local("i32") : -1;
+  if (q) { pushZero(f, a.zeroB!, coord[1]!, ctx); f.local_set(zw); f.i32_const(0); }
+  else accType(d) === "f64" ? f.f64_const(0) : f.i64_const(0n);
   f.local_set(acc);
   f.local_get(coord[1]!).i32_const(Og).i32_div_s().local_set(g);
   f.local_get(coord[1]!).i32_const(Og).i32_rem_s().local_set(ocl);
@@ -151,21 +212,26 @@ function conv(f: FunctionBuilder, n: Node, X: Operand, W: Operand, coord: readon
     const window = (dim: number): void => {
       if (dim === sp) {
         // x[b, g*Cg+ic, pos…]
-        f.i32_const(ctx.addr(X.buf) + X.view.offset * size);
-        f.local_get(coord[0]!).i32_const(xst[0]! * size).i32_mul().i32_add();
-        f.local_get(g).i32_const(Cg).i32_mul().local_get(ic).i32_add().i32_const(xst[1]! * size).i32_mul().i32_add();
-        for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(xst[i + 2]! * size).i32_mul().i32_add();
-        emitLoad(f, d, ctx); toAcc(f, d);
-        f.i32_const(ctx.addr(W.buf) + W.view.offset * size);
-        if (transposed) {
-          f.local_get(g).i32_const(Cg).i32_mul().local_get(ic).i32_add().i32_const(wst[0]! * size).i32_mul().i32_add();
-          f.local_get(ocl).i32_const(wst[1]! * size).i32_mul().i32_add();
-        } else {
-          f.local_get(coord[1]!).i32_const(wst[0]! * size).i32_mul().i32_add();
-          f.local_get(ic).i32_const(wst[1]! * size).i32_mul().i32_add();
-        }
-        for (let i = 0; i < sp; i++) f.local_get(kl[i]!).i32_const(wst[i + 2]! * size).i32_mul().i32_add();
-        emitLoad(f, d, ctx); toAcc(f, d);
+        const xAddr = () => {
+          f.i32_const(ctx.addr(X.buf) + X.view.offset * xsz);
+          f.local_get(coord[0]!).i32_const(xst[0]! * xsz).i32_mul().i32_add();
+          f.local_get(g).i32_const(Cg).i32_mul().local_get(ic).i32_add().i32_const(xst[1]! * xsz).i32_mul().i32_add();
+          for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(xst[i + 2]! * xsz).i32_mul().i32_add();
+        };
+        const wAddr = () => {
+          f.i32_const(ctx.addr(W.buf) + W.view.offset * wsz);
+          if (transposed) {
+            f.local_get(g).i32_const(Cg).i32_mul().local_get(ic).i32_add().i32_const(wst[0]! * wsz).i32_mul().i32_add();
+            f.local_get(ocl).i32_const(wst[1]! * wsz).i32_mul().i32_add();
+          } else {
+            f.local_get(coord[1]!).i32_const(wst[0]! * wsz).i32_mul().i32_add();
+            f.local_get(ic).i32_const(wst[1]! * wsz).i32_mul().i32_add();
+          }
+          for (let i = 0; i < sp; i++) f.local_get(kl[i]!).i32_const(wst[i + 2]! * wsz).i32_mul().i32_add();
+        };
+        if (q) { int8Term(f, acc, xAddr, xd, a.zeroA ?? 0, wAddr, wd, zw, ctx); return; }
+        xAddr(); emitLoad(f, d, ctx); toAcc(f, d);
+        wAddr(); emitLoad(f, d, ctx); toAcc(f, d);
         accType(d) === "f64" ? f.f64_mul() : f.i64_mul();
         f.local_get(acc);
         accType(d) === "f64" ? f.f64_add() : f.i64_add();
@@ -196,7 +262,7 @@ function conv(f: FunctionBuilder, n: Node, X: Operand, W: Operand, coord: readon
     window(0);
   });
   f.local_get(acc);
-  fromAcc(f, d, ctx);
+  if (!q) fromAcc(f, d, ctx);
 }
 
 function pool(f: FunctionBuilder, n: Node, X: Operand, coord: readonly number[], ctx: KernelCtx): void {

@@ -20,6 +20,8 @@ import { valType, emitLoad, emitStore, emitUnary, emitBinary, emitCast, emitCons
 import { emitAnchorValue, emitScatter, anchorWork } from "./anchors.js";
 import { emitMatmul, type MatmulSpec } from "./matmul.js";
 import { emitConvAsMatmul, emitDepthwise } from "./conv.js";
+import { emitInt8Conv } from "./qconv.js";
+import { emitQGemm, type QGemmSpec, type QOutDtype } from "./qmatmul.js";
 
 export interface KernelCtx extends ScalarEnv {
   readonly plan: Plan;
@@ -46,7 +48,13 @@ export const MATH_OPS = new Set(["exp", "log", "tanh", "erf", "sin", "cos", "tan
  * estimate of its work (`cost`, in {@link COST} units) that decides whether it is worth splitting
  * across threads.
  */
-export interface EmittedKernel { readonly phases: readonly { readonly func: FuncRef; readonly workItems: number; readonly cost: number }[] }
+export interface EmittedKernel {
+  readonly phases: readonly {
+    readonly func: FuncRef; readonly workItems: number; readonly cost: number;
+    /** What the phase is, for explain() (e.g. "int8 GEMM 1×128×768×768: tile …"). */
+    readonly describe?: string;
+  }[];
+}
 
 /**
  * Weights of the work estimate per unit of each kind of work, chosen so that a cost is about the
@@ -58,6 +66,8 @@ export interface EmittedKernel { readonly phases: readonly { readonly func: Func
 export const COST = {
   /** A multiply-add of the blocked SIMD matmul (matmul.ts): ~16 per ns. */
   matmulMac: 1 / 16,
+  /** A multiply-add of the int8 GEMM (qmatmul.ts): ~28 per ns. */
+  int8Mac: 1 / 28,
   /** A multiply-add of the depthwise convolution (conv.ts). */
   depthwiseMac: 1 / 4,
   /** An element copied by im2col. */
@@ -71,7 +81,8 @@ export const COST = {
 /**
  * Code generation switches for tests: with `blockedMatmul` off, float matmuls take the scalar
  * path, which accumulates in f64 exactly like the reference (the blocked SIMD kernel
- * accumulates in f32 and is checked against the reference with a tolerance instead); with
+ * accumulates in f32 and is checked against the reference with a tolerance instead), and int8
+ * GEMMs (exact either way) take the scalar path instead of qmatmul.ts / qconv.ts; with
  * `exactMath` on, exp/log/tanh/… call JS's Math (bit-identical to the reference) instead of the
  * wasm math library (within 1 ulp, vectorized, several times faster).
  */
@@ -79,6 +90,7 @@ export const codegenOptions = { blockedMatmul: true, exactMath: false };
 
 export function emitKernel(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel {
   const fast = !codegenOptions.blockedMatmul ? undefined
+    : k.anchor?.node.attrs.zeroB ? (k.anchor.op === "matmul" ? emitInt8Matmul(m, k, ctx) : k.anchor.op === "conv" ? emitInt8Conv(m, k, ctx) : undefined)
     : k.anchor?.op === "matmul" ? emitBlockedMatmul(m, k, ctx)
     : k.anchor?.op === "conv" ? emitConvAsMatmul(m, k, ctx) ?? emitDepthwise(m, k, ctx) : undefined;
   if (fast) return fast;
@@ -126,6 +138,102 @@ function emitBlockedMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): Emitted
   const value = r === 3 ? k.value : reshapeExpr(k.value, [batch, M, N]);
   if (!value) return undefined;
   return matmulWithEpilogue(m, { ...k, shape: [batch, M, N], outShape: [batch, M, N], value }, ctx, { base: ctx.addr(a.a.buf) + av.offset * 4, sb: av.strides[0]!, sm: av.strides[1]!, sk: av.strides[2]! }, bSpec, { batch, M, N, K });
+}
+
+/** Row-major values of a constant 8-bit buffer read through a view (undefined: not a constant). */
+export function const8ThroughView(ctx: KernelCtx, buf: number, v: View): ArrayLike<number> | undefined {
+  const b = ctx.plan.buffers[buf]!;
+  if (b.kind !== "const" || (b.dtype !== "int8" && b.dtype !== "uint8")) return undefined;
+  const src = b.value!.data as Int8Array | Uint8Array;
+  if (v.isContiguous && v.size === src.length) return src;
+  const out = new Int16Array(v.size), c = new Array<number>(v.shape.length).fill(0);
+  for (let i = 0; i < out.length; i++) {
+    const o = v.indexOf(c);
+    out[i] = o < 0 ? 0 : src[o]!;
+    for (let d = c.length - 1; d >= 0; d--) { if (++c[d]! < v.shape[d]!) break; c[d] = 0; }
+  }
+  return out;
+}
+
+/**
+ * An int8 GEMM matmul anchor (zero points set) through the int8 GEMM generator (qmatmul.ts);
+ * undefined when the batch dims need more than one stride (the scalar path then takes it).
+ */
+function emitInt8Matmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): EmittedKernel | undefined {
+  const a = k.anchor;
+  if (a?.op !== "matmul" || !a.node.attrs.zeroB) return undefined;
+  const r = k.shape.length, M = k.shape[r - 2]!, N = k.shape[r - 1]!, K = a.a.view.shape[r - 1]!;
+  const batch = k.shape.slice(0, r - 2).reduce((x, y) => x * y, 1);
+  const av = a.a.view.reshape([batch, M, K]), bv = a.b.view.reshape([batch, K, N]);
+  if (!av || !bv || av.mask || bv.mask) return undefined;
+  const da = ctx.plan.buffers[a.a.buf]!.dtype, db = ctx.plan.buffers[a.b.buf]!.dtype;
+  const za = a.node.attrs.zeroA ?? 0, zb = a.node.attrs.zeroB;
+  const constB = const8ThroughView(ctx, a.b.buf, bv);
+  const bBatched = bv.strides[0] !== 0 && batch > 1;
+  const bSpec: QGemmSpec["b"] = constB
+    // a B shared by the batches (stride 0) is its first batch
+    ? { constant: bBatched ? constB : Array.prototype.slice.call(constB, 0, K * N) as number[], batched: bBatched, zero: zb }
+    : { base: ctx.addr(a.b.buf) + bv.offset, sb: bv.strides[0]!, sk: bv.strides[1]!, sn: bv.strides[2]!, signed: db === "int8", zero: zb };
+  const value = r === 3 ? k.value : reshapeExpr(k.value, [batch, M, N]);
+  if (!value) return undefined;
+  const aSpec: QGemmSpec["a"] = { base: ctx.addr(a.a.buf) + av.offset, sb: av.strides[0]!, sm: av.strides[1]!, sk: av.strides[2]!, signed: da === "int8", zero: za };
+  return qgemmWithEpilogue(m, { ...k, shape: [batch, M, N], outShape: [batch, M, N], value }, ctx, aSpec, bSpec, { batch, M, N, K });
+}
+
+const Q_OUT: ReadonlySet<string> = new Set(["float32", "int32", "uint8", "int8"]);
+
+/**
+ * The int8 GEMM over a kernel of shape [batch, M, N] whose value is the epilogue over the int32
+ * anchor, stored as the kernel's output dtype (float32, int32, uint8 or int8); undefined when the
+ * output is another dtype (the scalar path then takes it).
+ */
+export function qgemmWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a: QGemmSpec["a"], b: QGemmSpec["b"],
+  dims: { batch: number; M: number; N: number; K: number }, outDtype?: DType, groups?: number): EmittedKernel | undefined {
+  const dt = outDtype ?? ctx.plan.buffers[k.out]!.dtype;
+  if (!Q_OUT.has(dt) || k.value.dtype !== dt) return undefined;
+  const isPlain = k.value.op === "anchor";
+  // math functions (GELU, sigmoid, …) in the epilogue: a second vectorized phase over the stored
+  // int32 sums, when the output has room for them (4-byte elements), as for the float matmul
+  if (!isPlain && usesMath(k.value) && itemSize(dt) === 4) {
+    const mm = qgemmWithEpilogue(m, { ...k, value: { op: "anchor", dtype: "int32" } }, ctx, a, b, dims, "int32", groups);
+    if (!mm) return undefined;
+    const load: KExpr = { op: "load", buf: k.out, view: View.contiguous(k.shape), dtype: "int32" };
+    const second: Kernel = { ...k, anchor: undefined, value: replaceExpr(k.value, findAnchor(k.value)!, load) };
+    const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_epilogue` });
+    const e = new LoopEmitter(f, second, ctx, { intLanes: true });
+    e.emit();
+    return { phases: [...mm.phases, { func: f, workItems: e.workItems, cost: e.cost }] };
+  }
+  if (isPlain && dt !== "int32") return undefined;
+  let row: LoopEmitter | undefined;
+  const vecOk = isPlain ? false : new LoopEmitter(undefined, k, ctx).epilogueVectorizable();
+  // grouped (conv): the GEMM's batch t = image·G + group and row m stand for the kernel's
+  // coordinates (t / G, (t mod G)·M + m)
+  const coords = (f: FunctionBuilder, bb: number, mm: number): [number, number] => {
+    if (!groups) return [bb, mm];
+    const b2 = f.local("i32"), m2 = f.local("i32");
+    f.local_get(bb).i32_const(groups).i32_div_u().local_set(b2);
+    f.local_get(bb).i32_const(groups).i32_rem_u().i32_const(dims.M).i32_mul().local_get(mm).i32_add().local_set(m2);
+    return [b2, m2];
+  };
+  let rowCoords: [number, number] | undefined;
+  const spec: QGemmSpec = {
+    ...dims, a, b,
+    c: ctx.addr(k.out), cDtype: dt as QOutDtype,
+    epilogue: isPlain ? null : {
+      vectorizable: vecOk,
+      beginRow: (f, bb, mm) => { rowCoords = coords(f, bb, mm); row = new LoopEmitter(f, k, ctx); row.epilogueRow(vecOk, ...rowCoords); },
+      emit: (f, vector, bb, mm, n) => {
+        if (row?.f === f && rowCoords) { row.epilogue(vector, ...rowCoords, n); return; }
+        const [b2, m2] = coords(f, bb, mm);
+        new LoopEmitter(f, k, ctx).epilogue(vector, b2, m2, n);
+      },
+    },
+    alloc: ctx.alloc,
+    aBatchMod: groups,
+  };
+  const r = emitQGemm(m, spec, `k${k.id}`);
+  return { phases: [{ func: r.func, workItems: r.workItems, cost: r.macs * COST.int8Mac, describe: r.describe }] };
 }
 
 /**
@@ -200,6 +308,63 @@ export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, 
   return { phases: [{ func: r.func, workItems: r.workItems, cost: r.macs * COST.matmulMac }] };
 }
 
+/** Integer dtypes with a vector form in int-lane epilogues (i32x4 lanes). */
+const INT_LANES: ReadonlySet<string> = new Set(["int32", "int8", "uint8"]);
+
+/** Wraps i32x4 lanes to an integer dtype's range, as the scalar store does (emitWrap). */
+function wrapLanes(f: FunctionBuilder, d: DType): void {
+  if (d === "uint8") f.v128_const_i32x4(255, 255, 255, 255).v128_and();
+  else if (d === "int8") f.i32_const(24).i32x4_shl().i32_const(24).i32x4_shr_s();
+}
+
+/**
+ * Whether a float32 expression's value (NaN aside) provably lies within ±2^30, so that a cast to an
+ * integer truncates it exactly with `i32x4.trunc_sat_f32x4_s` (the scalar cast wraps values past
+ * 2^31 instead; NaN gives 0 in both). Interval bounds through clips (max/min against constants),
+ * rounding, casts from 8-bit integers, add/sub/mul and where.
+ */
+function f32InIntRange(e: KExpr): boolean {
+  const LIM = 2 ** 30;
+  const memo = new Map<KExpr, [number, number]>();
+  const range = (x: KExpr): [number, number] => {
+    let r = memo.get(x);
+    if (r) return r;
+    const all: [number, number] = [-Infinity, Infinity];
+    switch (x.op) {
+      case "const": r = Number.isNaN(x.value) ? all : [Math.fround(x.value), Math.fround(x.value)]; break;
+      case "max": case "min": {
+        const [p, q] = x.args as [KExpr, KExpr];
+        const [a, b] = range(p), [u, v] = range(q);
+        r = x.op === "max" ? [Math.max(a, u), Math.max(b, v)] : [Math.min(a, u), Math.min(b, v)];
+        break;
+      }
+      case "round": case "floor": case "ceil": { const [a, b] = range(x.args[0]!); r = [a - 1, b + 1]; break; }
+      case "cast": {
+        const from = x.args[0]!.dtype;
+        r = from === "uint8" ? [0, 255] : from === "int8" ? [-128, 127] : from === "bool" ? [0, 1] : from === "float32" ? range(x.args[0]!) : all;
+        break;
+      }
+      case "add": case "sub": case "mul": {
+        const [a, b] = range(x.args[0]!), [u, v] = range(x.args[1]!);
+        if (![a, b, u, v].every(Number.isFinite)) { r = all; break; }
+        if (x.op === "add") r = [a + u, b + v];
+        else if (x.op === "sub") r = [a - v, b - u];
+        else { const p = [a * u, a * v, b * u, b * v]; r = [Math.min(...p), Math.max(...p)]; }
+        // f32 rounding of the results: a margin
+        r = [r[0] - Math.abs(r[0]) * 2 ** -20 - 1, r[1] + Math.abs(r[1]) * 2 ** -20 + 1];
+        break;
+      }
+      case "neg": { const [a, b] = range(x.args[0]!); r = [-b, -a]; break; }
+      case "where": { const [a, b] = range(x.args[1]!), [u, v] = range(x.args[2]!); r = [Math.min(a, u), Math.max(b, v)]; break; }
+      default: r = all;
+    }
+    memo.set(x, r);
+    return r;
+  };
+  const [lo, hi] = range(e);
+  return lo >= -LIM && hi <= LIM;
+}
+
 export class LoopEmitter {
   readonly f: FunctionBuilder;
   /** Loop dims: outer (non-reduced, extent > 1) then reduced (extent > 1). */
@@ -214,9 +379,16 @@ export class LoopEmitter {
   private readonly accLocal: number[] = [];
   readonly workItems: number;
 
+  /**
+   * Vector forms also for int32/int8/uint8 values (i32x4 lanes holding each value as its scalar
+   * i32, already wrapped to its dtype): on for int8 GEMM epilogues (and their second phase).
+   */
+  readonly intLanes: boolean;
+
   /** `f` undefined: analysis only (no code, no locals). */
-  constructor(f: FunctionBuilder | undefined, readonly k: Kernel, readonly ctx: KernelCtx) {
+  constructor(f: FunctionBuilder | undefined, readonly k: Kernel, readonly ctx: KernelCtx, opts: { intLanes?: boolean } = {}) {
     this.f = f as FunctionBuilder;
+    this.intLanes = opts.intLanes ?? !!k.anchor?.node.attrs.zeroB;
     this.storeValue = k.value;
     const R = new Set(k.reduceAxes);
     this.outer = k.shape.map((_, i) => i).filter((i) => !R.has(i) && k.shape[i]! > 1);
@@ -529,7 +701,8 @@ export class LoopEmitter {
     const last = this.k.shape.length - 1;
     if (this.k.shape[last]! <= 1 || !this.levelOfDim.has(last)) return false;
     this.anchorLocal = -1; // the anchor is a vector value in epilogues
-    try { return this.store(true) || this.k.value.dtype === "float32" && this.vectorizable([this.k.value], this.levelOfDim.get(last)!); }
+    const lanesOk = this.k.value.dtype === "float32" || (this.intLanes && INT_LANES.has(this.k.value.dtype));
+    try { return this.store(true) || lanesOk && this.vectorizable([this.k.value], this.levelOfDim.get(last)!); }
     finally { this.anchorLocal = undefined; }
   }
 
@@ -539,7 +712,7 @@ export class LoopEmitter {
    */
   epilogue(vector: boolean, b: number, m: number, n: number): void {
     const f = this.f, k = this.k, r = k.shape.length;
-    this.anchorLocal = f.local(vector ? "v128" : "f32");
+    this.anchorLocal = f.local(vector ? "v128" : valType(findAnchor(k.value)?.dtype ?? "float32"));
     f.local_set(this.anchorLocal);
     // after epilogueRow: a scope of its own over the row's (popped below), else one that stays
     const inRow = this.rowOpen;
@@ -580,9 +753,10 @@ export class LoopEmitter {
     walk(k.value);
     for (const e of found) {
       this.value(e);
-      if (vector && e.dtype === "float32") {
+      if (vector && (e.dtype === "float32" || (this.intLanes && INT_LANES.has(e.dtype)))) {
         const v = f.local("v128");
-        f.f32x4_splat().local_set(v);
+        if (e.dtype === "float32") f.f32x4_splat(); else f.i32x4_splat();
+        f.local_set(v);
         this.vscopes[this.vscopes.length - 1]!.set(e, v);
       } else f.drop();
     }
@@ -612,8 +786,13 @@ export class LoopEmitter {
       if (seen.has(e)) return true;
       seen.add(e);
       const l = this.levelOf(e);
-      if (l.level < level) return valType(e.dtype) === "f32" || e.dtype === "bool" ? true : false;
+      const idt = this.intLanes && INT_LANES.has(e.dtype);
+      if (l.level < level) return valType(e.dtype) === "f32" || e.dtype === "bool" || idt;
       const fdt = e.dtype === "float32";
+      if (this.intLanes) {
+        const r = this.intVectorizable(e, level, ok);
+        if (r !== undefined) return r;
+      }
       switch (e.op) {
         case "load": {
           const d = this.innerDim(level);
@@ -635,6 +814,37 @@ export class LoopEmitter {
     return roots.every(ok);
   }
 
+  /**
+   * Int-lane rules (intLanes): whether `e` has a vector form, or undefined to use the float rules.
+   * Integer values: loads (int32, 8-bit), the anchor, add/sub/mul/max/min/neg/abs, where, casts
+   * between integer dtypes (wrapping) and from float32 when the value is known to lie well inside
+   * the int32 range (a clip), where `i32x4.trunc_sat_f32x4_s` equals the scalar cast; float32
+   * values: also casts from integers (`f32x4.convert_i32x4_s`, exact like `f32.convert_i32_s`).
+   */
+  private intVectorizable(e: KExpr, level: number, ok: (e: KExpr) => boolean): boolean | undefined {
+    const idt = INT_LANES.has(e.dtype);
+    if (e.op === "cast") {
+      const from = e.args[0]!.dtype;
+      if (e.dtype === "float32" && INT_LANES.has(from)) return ok(e.args[0]!);
+      if (idt && INT_LANES.has(from)) return ok(e.args[0]!);
+      if (idt && from === "float32") return f32InIntRange(e.args[0]!) && ok(e.args[0]!);
+      return idt ? false : undefined;
+    }
+    if (!idt) return undefined;
+    switch (e.op) {
+      case "load": {
+        const d = this.innerDim(level);
+        return e.view.strides[d] === 1 && !(e.view.mask && (e.view.mask[d]![0] > 0 || e.view.mask[d]![1] < e.view.shape[d]!));
+      }
+      case "const": return true;
+      case "anchor": return this.anchorLocal !== undefined;
+      case "where": return e.args.every(ok);
+      case "add": case "sub": case "mul": case "max": case "min": case "neg": case "abs":
+        return e.args.every((a) => a.dtype === e.dtype) && e.args.every(ok);
+    }
+    return false;
+  }
+
   private innerDim(level: number): number {
     return [...this.outer, ...this.reduced][level]!;
   }
@@ -651,8 +861,14 @@ export class LoopEmitter {
     if (c !== undefined) { f.local_get(c); return; }
     const l = this.levelOf(e);
     if (l.level < this.hoistVec || e.op === "const") {
-      if (e.op === "const") { if (e.dtype === "bool") f.i32_const(e.value ? -1 : 0).i32x4_splat(); else f.f32_const(e.value).f32x4_splat(); }
+      const ints = this.intLanes && INT_LANES.has(e.dtype);
+      if (e.op === "const") {
+        if (e.dtype === "bool") f.i32_const(e.value ? -1 : 0).i32x4_splat();
+        else if (ints) f.i32_const(castValue(e.value, e.dtype) | 0).i32x4_splat();
+        else f.f32_const(e.value).f32x4_splat();
+      }
       else if (e.dtype === "bool") { const t = scratch(f, "i32", 23); this.value(e); f.local_set(t).i32_const(0).local_get(t).i32_sub().i32x4_splat(); }
+      else if (ints) { this.value(e); f.i32x4_splat(); }
       else { this.value(e); f.f32x4_splat(); }
     } else this.vcompute(e);
     const loc = f.local("v128");
@@ -662,6 +878,7 @@ export class LoopEmitter {
 
   private vcompute(e: KExpr): void {
     const f = this.f;
+    if (this.intLanes && this.vcomputeInt(e)) return;
     switch (e.op) {
       case "load": {
         const v = e.view, base = this.ctx.addr(e.buf);
@@ -724,6 +941,48 @@ export class LoopEmitter {
       case "xor": f.v128_xor(); return;
     }
     throw new Error(`internal: vector ${e.op}`);
+  }
+
+  /** The int-lane vector forms (see intVectorizable); false when `e` takes the float forms. */
+  private vcomputeInt(e: KExpr): boolean {
+    const f = this.f, ints = INT_LANES.has(e.dtype);
+    if (e.op === "cast") {
+      const from = e.args[0]!.dtype;
+      if (e.dtype === "float32" && INT_LANES.has(from)) { this.vvalue(e.args[0]!); f.f32x4_convert_i32x4_s(); return true; }
+      if (!ints) return false;
+      this.vvalue(e.args[0]!);
+      if (from === "float32") { f.i32x4_trunc_sat_f32x4_s(); wrapLanes(f, e.dtype); }
+      else if (e.dtype !== from && e.dtype !== "int32") wrapLanes(f, e.dtype);
+      return true;
+    }
+    if (!ints) return false;
+    switch (e.op) {
+      case "load": {
+        const v = e.view, size = itemSize(e.dtype);
+        f.i32_const(this.ctx.addr(e.buf) + v.offset * size);
+        v.shape.forEach((ext, i) => { if (ext > 1 && v.strides[i] !== 0 && this.k.shape[i]! > 1) { f.local_get(this.coord[i]!); if (v.strides[i]! * size !== 1) f.i32_const(v.strides[i]! * size).i32_mul(); f.i32_add(); } });
+        if (size === 4) f.v128_load(0, 1);
+        else if (e.dtype === "int8") f.v128_load32_zero(0, 1).i16x8_extend_low_i8x16_s().i32x4_extend_low_i16x8_s();
+        else f.v128_load32_zero(0, 1).i16x8_extend_low_i8x16_u().i32x4_extend_low_i16x8_u();
+        return true;
+      }
+      case "anchor": f.local_get(this.anchorLocal!); return true;
+      case "where": this.vvalue(e.args[1]!); this.vvalue(e.args[2]!); this.vvalue(e.args[0]!); f.v128_bitselect(); return true;
+      case "neg": f.v128_const_i32x4(0, 0, 0, 0); this.vvalue(e.args[0]!); f.i32x4_sub(); wrapLanes(f, e.dtype); return true;
+      case "abs": this.vvalue(e.args[0]!); f.i32x4_abs(); wrapLanes(f, e.dtype); return true;
+    }
+    const args = (e as { args: readonly KExpr[] }).args;
+    this.vvalue(args[0]!); this.vvalue(args[1]!);
+    switch (e.op) {
+      case "add": f.i32x4_add(); break;
+      case "sub": f.i32x4_sub(); break;
+      case "mul": f.i32x4_mul(); break;
+      case "max": f.i32x4_max_s(); return true;
+      case "min": f.i32x4_min_s(); return true;
+      default: throw new Error(`internal: int vector ${e.op}`);
+    }
+    wrapLanes(f, e.dtype);
+    return true;
   }
 
   /** Vector accumulators: two f64x2 for sum/prod (the reference's f64 precision), one f32x4 for max/min. */
