@@ -45,7 +45,7 @@ interface Artifact {
   readonly inputs: { addr: number; dtype: DType; size: number }[];
   readonly outputs: { addr: number; dtype: DType; shape: number[]; size: number }[];
   /** Functions to run in order (a kernel may have several phases), with their work items and work estimate (kernel.ts, COST). */
-  readonly kernels: { name: string; workItems: number; cost: number; kernel: number; node?: { op: string; id: string; site?: string } }[];
+  readonly kernels: { name: string; workItems: number; cost: number; kernel: number; describe?: string; node?: { op: string; id: string; site?: string } }[];
   readonly explain: ExplainSection[];
 }
 
@@ -102,7 +102,7 @@ function build(graph: Graph, opts: CompileOptions): Artifact {
     return e.phases.map((p, i) => {
       const name = `k${k.id}${e.phases.length > 1 ? `_${i}` : ""}`;
       m.exportFunc(name, p.func);
-      return { name, workItems: p.workItems, cost: Math.round(p.cost), kernel: k.id, node: n ? { op: n.op, id: `%${n.id}`, site: n.site?.toString() } : undefined };
+      return { name, workItems: p.workItems, cost: Math.round(p.cost), kernel: k.id, describe: p.describe, node: n ? { op: n.op, id: `%${n.id}`, site: n.site?.toString() } : undefined };
     });
   });
   if (top > MAX_BYTES) throw new CompileError(`the model needs ${top} bytes of memory, more than the wasm backend's ${MAX_BYTES}`, { hint: "use smaller inputs or another backend" });
@@ -197,6 +197,7 @@ class WasmExecutable implements Executable {
     const mem = new Uint8Array(this.memory.buffer);
     for (const s of art.segments) mem.set(s.bytes, s.addr);
     this.parts = art.kernels.map((k) => partsOf(k, threads));
+    this.profile = profiling() ? new Float64Array(art.kernels.length) : undefined;
   }
 
   async run(inputs: readonly HostBuffer[]): Promise<HostBuffer[]> {
@@ -224,6 +225,10 @@ class WasmExecutable implements Executable {
     return this.runOnce(inputs, pool, true);
   }
 
+  /** KILN_WASM_PROFILE=1: milliseconds spent per phase over `profiledRuns` runs (explain prints them). */
+  private readonly profile: Float64Array | undefined;
+  private profiledRuns = 0;
+
   /** The previous non-blocking run of this executable (they take turns). */
   private turn: Promise<void> = Promise.resolve();
 
@@ -237,14 +242,16 @@ class WasmExecutable implements Executable {
     });
     const err = new Int32Array(this.memory.buffer, ERROR_ADDR, 3);
     err[0] = 0;
-    if (pool) {
-      for (let i = 0; i < art.kernels.length; i++) {
-        const k = art.kernels[i]!, parts = this.parts[i]!;
-        if (parts < 2) this.exports[k.name]!(0, k.workItems);
-        else if (blocking) pool.run(k.name, k.workItems, parts);
-        else await pool.runAsync(k.name, k.workItems, parts);
-      }
-    } else for (const k of art.kernels) this.exports[k.name]!(0, k.workItems);
+    const prof = this.profile;
+    for (let i = 0; i < art.kernels.length; i++) {
+      const k = art.kernels[i]!, parts = pool ? this.parts[i]! : 1;
+      const t0 = prof ? performance.now() : 0;
+      if (parts < 2) this.exports[k.name]!(0, k.workItems);
+      else if (blocking) pool!.run(k.name, k.workItems, parts);
+      else await pool!.runAsync(k.name, k.workItems, parts);
+      if (prof) prof[i]! += performance.now() - t0;
+    }
+    if (prof) this.profiledRuns++;
     if (err[0]) {
       const n = art.kernels.find((k) => k.kernel === err[0]! - 1)?.node;
       throw new RuntimeError(`index ${err[1]} is out of range for a dimension of size ${err[2]}`, { op: n?.op, node: n?.id, site: n?.site, hint: "indices must lie in [-size, size) of the indexed axis" });
@@ -258,13 +265,21 @@ class WasmExecutable implements Executable {
   }
 
   explain(): ExplainSection[] {
-    const split = this.art.kernels.map((k, i) => `${k.name}: ${k.workItems} work items, cost ${k.cost}: ${this.parts[i]! > 1 ? `${this.parts[i]} chunks` : "calling thread"}`);
+    const runs = this.profiledRuns, prof = this.profile;
+    const split = this.art.kernels.map((k, i) => `${k.name}: ${k.workItems} work items, cost ${k.cost}: ${this.parts[i]! > 1 ? `${this.parts[i]} chunks` : "calling thread"}` +
+      (prof && runs ? `, ${(prof[i]! / runs).toFixed(3)} ms/run` : "") + (k.describe ? ` (${k.describe})` : ""));
+    if (prof && runs) split.push(`total ${(prof.reduce((a, b) => a + b, 0) / runs).toFixed(3)} ms/run over ${runs} runs (KILN_WASM_PROFILE)`);
     return [
       ...this.art.explain,
       { title: `threads (${this.threads})`, text: split.join("\n"), metrics: { threads: this.threads } },
       ...(this.fromDisk ? [{ title: "cache", text: "loaded from the disk cache (KILN_CACHE_DIR)" }] : []),
     ];
   }
+}
+
+/** Per-phase timing, for finding what a model spends its time on (KILN_WASM_PROFILE=1). */
+function profiling(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_WASM_PROFILE === "1";
 }
 
 let warned = false;
