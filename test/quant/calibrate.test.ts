@@ -4,18 +4,10 @@ import {
   activationParams, quantizeWeights, quantizeValue, dequantizeValue, roundHalfEven, type QParams,
 } from "../../jit/quant/params.js";
 import { ShapeError, ValueError } from "../../jit/errors.js";
+import { prng } from "../passes/helpers.js";
 
-/** mulberry32: a small seeded PRNG, so every run sees the same data. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so every run sees the same data. */
+const rng = prng;
 
 function normals(n: number, seed: number, sigma = 1, mean = 0): Float32Array {
   const r = rng(seed);
