@@ -5,6 +5,7 @@
  *   npx tsx bench/qmatmul.ts                      # all shapes, prints JSON
  *   npx tsx bench/qmatmul.ts --quick              # fewer rounds
  *   npx tsx bench/qmatmul.ts --shapes 512x512x512 --no-conv
+ *   npx tsx bench/qmatmul.ts --no-matmul            # convolutions only
  *   npx tsx bench/qmatmul.ts --tuning '{"mr":5,"nv":2}'
  *
  * Matmuls (M×N×K, C[M,N] = A[M,K] @ B[K,N]) are timed at the kernel level, B constant (weights,
@@ -37,12 +38,15 @@ const quick = flag("--quick");
 const tuning: QGemmTuning | undefined = opt("--tuning") ? JSON.parse(opt("--tuning")!) as QGemmTuning : undefined;
 const rounds = Number(opt("--rounds") ?? (quick ? 5 : 9));
 
-const SHAPES: [number, number, number][] = opt("--shapes")
+const SHAPES: [number, number, number][] = flag("--no-matmul") ? [] : opt("--shapes")
   ? opt("--shapes")!.split(",").map((s) => s.split("x").map(Number) as [number, number, number])
   : [[32, 768, 3072], [128, 768, 768], [64, 3072, 768], [512, 512, 512], [1024, 1024, 1024]];
-const CONVS: { name: string; C: number; O: number; H: number; W: number; k: number; p: number }[] = flag("--no-conv") ? [] : [
+const CONVS: { name: string; C: number; O: number; H: number; W: number; k: number; p: number; s?: number }[] = flag("--no-conv") ? [] : [
   { name: "1×64×56×56 3×3 → 64", C: 64, O: 64, H: 56, W: 56, k: 3, p: 1 },
   { name: "1×128×28×28 1×1 → 256", C: 128, O: 256, H: 28, W: 28, k: 1, p: 0 },
+  { name: "1×256×14×14 3×3 → 256", C: 256, O: 256, H: 14, W: 14, k: 3, p: 1 },
+  { name: "1×32×28×28 3×3 → 32", C: 32, O: 32, H: 28, W: 28, k: 3, p: 1 },
+  { name: "1×3×112×112 3×3 /2 → 32 (stem)", C: 3, O: 32, H: 112, W: 112, k: 3, p: 1, s: 2 },
 ];
 
 const features = wasmFeatures(true);
@@ -144,7 +148,7 @@ const bcast = (values: number[], shape: number[]) => node("expand", [constNode(f
 const splat = (v: number, shape: number[]) => node("expand", [node("reshape", [constNode(fromF64("float32", [], [v]))], {}, shape.map(() => 1))], {}, shape);
 for (const c of CONVS) {
   const xs = [1, c.C, c.H, c.W], wsh = [c.O, c.C, c.k, c.k];
-  const attrs = { strides: [1, 1], dilations: [1, 1], pads: [c.p, c.p, c.p, c.p], groups: 1 };
+  const attrs = { strides: [c.s ?? 1, c.s ?? 1], dilations: [1, 1], pads: [c.p, c.p, c.p, c.p], groups: 1 };
   const bias = Array.from({ length: c.O }, () => rnd() - 0.5), scale = Array.from({ length: c.O }, () => 1e-3 * (1 + rnd()));
   // f32: conv + bias + relu
   const xf = input(0, "float32", xs);

@@ -185,25 +185,18 @@ const Q_OUT: ReadonlySet<string> = new Set(["float32", "int32", "uint8", "int8"]
 /**
  * The int8 GEMM over a kernel of shape [batch, M, N] whose value is the epilogue over the int32
  * anchor, stored as the kernel's output dtype (float32, int32, uint8 or int8); undefined when the
- * output is another dtype (the scalar path then takes it).
+ * output is another dtype (the scalar path then takes it). An epilogue with math functions runs
+ * as a strip epilogue (per row panel, out of the micro-kernel; see qmatmul.ts).
  */
 export function qgemmWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a: QGemmSpec["a"], b: QGemmSpec["b"],
   dims: { batch: number; M: number; N: number; K: number }, outDtype?: DType, groups?: number): EmittedKernel | undefined {
   const dt = outDtype ?? ctx.plan.buffers[k.out]!.dtype;
   if (!Q_OUT.has(dt) || k.value.dtype !== dt) return undefined;
   const isPlain = k.value.op === "anchor";
-  // math functions (GELU, sigmoid, …) in the epilogue: a second vectorized phase over the stored
-  // int32 sums, when the output has room for them (4-byte elements), as for the float matmul
-  if (!isPlain && usesMath(k.value) && itemSize(dt) === 4) {
-    const mm = qgemmWithEpilogue(m, { ...k, value: { op: "anchor", dtype: "int32" } }, ctx, a, b, dims, "int32", groups);
-    if (!mm) return undefined;
-    const load: KExpr = { op: "load", buf: k.out, view: View.contiguous(k.shape), dtype: "int32" };
-    const second: Kernel = { ...k, anchor: undefined, value: replaceExpr(k.value, findAnchor(k.value)!, load) };
-    const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_epilogue` });
-    const e = new LoopEmitter(f, second, ctx, { intLanes: true });
-    e.emit();
-    return { phases: [...mm.phases, { func: f, workItems: e.workItems, cost: e.cost }] };
-  }
+  // math functions (GELU, sigmoid, …) in the epilogue: applied per row panel by a function of its
+  // own over the panel's int32 sums (an L1-resident strip; see QGemmSpec.epilogue.strip), so the
+  // micro-kernel stays free of calls
+  const strip = !isPlain && usesMath(k.value);
   if (isPlain && dt !== "int32") return undefined;
   let row: LoopEmitter | undefined;
   const vecOk = isPlain ? false : new LoopEmitter(undefined, k, ctx).epilogueVectorizable();
@@ -221,7 +214,7 @@ export function qgemmWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, a
     ...dims, a, b,
     c: ctx.addr(k.out), cDtype: dt as QOutDtype,
     epilogue: isPlain ? null : {
-      vectorizable: vecOk,
+      vectorizable: vecOk, strip,
       beginRow: (f, bb, mm) => { rowCoords = coords(f, bb, mm); row = new LoopEmitter(f, k, ctx); row.epilogueRow(vecOk, ...rowCoords); },
       emit: (f, vector, bb, mm, n) => {
         if (row?.f === f && rowCoords) { row.epilogue(vector, ...rowCoords, n); return; }
@@ -308,6 +301,23 @@ export function matmulWithEpilogue(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, 
   return { phases: [{ func: r.func, workItems: r.workItems, cost: r.macs * COST.matmulMac }] };
 }
 
+/**
+ * Whether a kernel stores or loads int32, int8 or uint8 values (quantize, dequantize and
+ * requantize kernels, the int32 sums of an int8 GEMM read back): its emitter then uses int lanes,
+ * so that integer arithmetic, casts between f32 and those integers and 8-bit stores vectorize.
+ */
+function touchesIntLanes(k: Kernel, plan: Plan): boolean {
+  if (INT_LANES.has(plan.buffers[k.out]!.dtype)) return true;
+  const seen = new Set<KExpr>();
+  const walk = (e: KExpr): boolean => {
+    if (seen.has(e)) return false;
+    seen.add(e);
+    if (e.op === "load") return INT_LANES.has(e.dtype);
+    return "args" in e && e.args.some(walk);
+  };
+  return walk(k.value) || k.stages.some((st) => walk(st.expr));
+}
+
 /** Integer dtypes with a vector form in int-lane epilogues (i32x4 lanes). */
 const INT_LANES: ReadonlySet<string> = new Set(["int32", "int8", "uint8"]);
 
@@ -388,7 +398,7 @@ export class LoopEmitter {
   /** `f` undefined: analysis only (no code, no locals). */
   constructor(f: FunctionBuilder | undefined, readonly k: Kernel, readonly ctx: KernelCtx, opts: { intLanes?: boolean } = {}) {
     this.f = f as FunctionBuilder;
-    this.intLanes = opts.intLanes ?? !!k.anchor?.node.attrs.zeroB;
+    this.intLanes = opts.intLanes ?? (!!k.anchor?.node.attrs.zeroB || touchesIntLanes(k, ctx.plan));
     this.storeValue = k.value;
     const R = new Set(k.reduceAxes);
     this.outer = k.shape.map((_, i) => i).filter((i) => !R.has(i) && k.shape[i]! > 1);
@@ -674,7 +684,9 @@ export class LoopEmitter {
       // contiguous along the innermost looped dim: every later dim of the output has size 1
       const loops = [...this.outer, ...(k.outShape.every((d, i) => d === k.shape[i]) ? this.reduced : [])];
       const inner = loops[loops.length - 1];
-      return dt === "float32" && k.value.dtype === "float32" && inner !== undefined && k.outShape.slice(inner + 1).every((d) => d === 1) && !k.anchor;
+      // float32, or (int lanes) an integer dtype stored from its own i32x4 lanes (8-bit: narrowed)
+      const lanes = (dt === "float32" && k.value.dtype === "float32") || (this.intLanes && INT_LANES.has(dt) && k.value.dtype === dt);
+      return lanes && inner !== undefined && k.outShape.slice(inner + 1).every((d) => d === 1) && !k.anchor;
     }
     const size = itemSize(dt);
     f.i32_const(this.ctx.addr(k.out));
@@ -684,7 +696,16 @@ export class LoopEmitter {
       st *= k.outShape[d]!;
     }
     const v = expr ?? this.storeValue;
-    if (vector) { this.vvalue(v); f.v128_store(0, 4); return; }
+    if (vector) {
+      this.vvalue(v);
+      if (size === 4) { f.v128_store(0, 4); return; }
+      // 8-bit lanes (already wrapped to the dtype's range) narrow exactly to 4 bytes
+      const t = scratch(f, "v128", 24);
+      f.local_tee(t).local_get(t).i16x8_narrow_i32x4_s().local_tee(t).local_get(t);
+      if (dt === "uint8") f.i8x16_narrow_i16x8_u(); else f.i8x16_narrow_i16x8_s();
+      f.v128_store32_lane(0, 0, 1);
+      return;
+    }
     this.value(v);
     if (v.dtype !== dt) emitCast(f, v.dtype, dt, this.ctx);
     emitStore(f, dt, this.ctx);
@@ -795,8 +816,9 @@ export class LoopEmitter {
       }
       switch (e.op) {
         case "load": {
+          // float32 values, or bool masks (bytes widened to −1/0 lanes)
           const d = this.innerDim(level);
-          return fdt && e.view.strides[d] === 1 && !(e.view.mask && (e.view.mask[d]![0] > 0 || e.view.mask[d]![1] < e.view.shape[d]!));
+          return (fdt || e.dtype === "bool") && e.view.strides[d] === 1 && !(e.view.mask && (e.view.mask[d]![0] > 0 || e.view.mask[d]![1] < e.view.shape[d]!));
         }
         case "const": return true;
         case "anchor": return this.anchorLocal !== undefined;
@@ -881,10 +903,12 @@ export class LoopEmitter {
     if (this.intLanes && this.vcomputeInt(e)) return;
     switch (e.op) {
       case "load": {
-        const v = e.view, base = this.ctx.addr(e.buf);
-        f.i32_const(base + v.offset * 4);
-        v.shape.forEach((ext, i) => { if (ext > 1 && v.strides[i] !== 0 && this.k.shape[i]! > 1) { f.local_get(this.coord[i]!); if (v.strides[i]! * 4 !== 1) f.i32_const(v.strides[i]! * 4).i32_mul(); f.i32_add(); } });
-        f.v128_load(0, 4);
+        const v = e.view, base = this.ctx.addr(e.buf), size = e.dtype === "bool" ? 1 : 4;
+        f.i32_const(base + v.offset * size);
+        v.shape.forEach((ext, i) => { if (ext > 1 && v.strides[i] !== 0 && this.k.shape[i]! > 1) { f.local_get(this.coord[i]!); if (v.strides[i]! * size !== 1) f.i32_const(v.strides[i]! * size).i32_mul(); f.i32_add(); } });
+        if (size === 4) { f.v128_load(0, 4); return; }
+        // 4 bool bytes → −1/0 lanes (any nonzero byte is true, like the scalar select)
+        f.v128_load32_zero(0, 1).v128_const_i32x4(0, 0, 0, 0).i8x16_ne().i16x8_extend_low_i8x16_s().i32x4_extend_low_i16x8_s();
         return;
       }
       case "where": this.vvalue(e.args[1]!); this.vvalue(e.args[2]!); this.vvalue(e.args[0]!); f.v128_bitselect(); return;

@@ -44,11 +44,15 @@
  *   int32 sum: cast, per-column scale, bias, relu, round, clip, cast to 8 bits) in its vector form
  *   when it has one (4 columns at a time), else lane by lane, and stores the output dtype
  *   (float32, int32, uint8 or int8; 8-bit results are narrowed in-register and stored with one
- *   `store32_lane`).
+ *   `store32_lane`). An epilogue that calls the math library (GELU's erf, tanh, …) is a *strip*
+ *   epilogue instead: a call inside the micro-kernel would spill its live accumulators around
+ *   every call, so the micro-kernels store the final int32 sums of a row panel (mr × nc, ≤ 4 KiB:
+ *   L1) into the work item's scratch and a function of its own applies the epilogue to them, one
+ *   row at a time (per-row values hoisted once per row), 4 columns at a time; any output dtype.
  *
  * The generated code touches only the module's memory (addresses from the spec and `alloc`).
  * One `emitQGemm` call adds the driver `(start, end)` and helpers named `<name>_int8gemm_…`:
- * micro-kernels (full tile, M tail, N tail, corner) and the A and B packers.
+ * micro-kernels (full tile, M tail, N tail, corner), the A and B packers and strip epilogues.
  */
 import type { ModuleBuilder, FunctionBuilder, FuncRef } from "./asm/index.js";
 
@@ -77,6 +81,13 @@ export interface QGemmSpec {
   epilogue: null | {
     emit(f: FunctionBuilder, vector: boolean, b: number, m: number, n: number): void; vectorizable: boolean;
     beginRow?(f: FunctionBuilder, b: number, m: number): void;
+    /**
+     * A heavy epilogue (calls of the math library: GELU, sigmoid, …): applied by a function of
+     * its own to each row panel's int32 sums, which the micro-kernel leaves in an L1-resident
+     * strip of the work item's scratch, instead of inside the micro-kernel (where every call
+     * would spill its live accumulators).
+     */
+    strip?: boolean;
   };
   alloc(bytes: number, align: number, init?: Uint8Array): number;
   tuning?: QGemmTuning;
@@ -383,20 +394,9 @@ function emitKernel(mod: ModuleBuilder, name: string, ks: KernelShape, epi: QGem
     for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) storeLanes(f, P, r * ks.pRow + v * 16, lanesOf(v), () => f.local_get(acc + r * nv + v));
   };
   const dt = ks.cDtype, osz = outSize(dt);
-  /** Stores the v128 value on the stack (f32x4 / i32x4 lanes of dtype dt) at o + off: 4 lanes. */
-  const storeVec = (off: number) => {
-    if (osz === 4) { f.v128_store(off, 4); return; }
-    // 8-bit values (already wrapped to their range) narrow exactly
-    f.local_tee(tv).local_get(tv).i16x8_narrow_i32x4_s().local_tee(tv).local_get(tv);
-    if (dt === "uint8") f.i8x16_narrow_i16x8_u(); else f.i8x16_narrow_i16x8_s();
-    f.v128_store32_lane(0, off, 1);
-  };
-  const storeScalar = (off: number) => {
-    if (dt === "float32") f.f32_store(off, 4);
-    else if (dt === "int32") f.i32_store(off, 4);
-    else f.i32_store8(off, 1);
-  };
   const em = f.local(I32), eb = f.local(I32), en = f.local(I32), tv = f.local(V128);
+  const storeVec = (off: number) => storeVecOut(f, dt, off, tv);
+  const storeScalar = (off: number) => storeScalarOut(f, dt, off);
   const finalStore = () => {
     for (let r = 0; r < mr; r++) {
       const bLocal = ks.foldM ? eb : BI;
@@ -439,6 +439,81 @@ function emitKernel(mod: ModuleBuilder, name: string, ks: KernelShape, epi: QGem
     storePartials();
     f.end();
   } else finalStore();
+  return f;
+}
+
+/** Stores the v128 on the stack (f32x4 / i32x4 lanes of dtype dt, already wrapped) at the address below it + off: 4 elements. */
+function storeVecOut(f: FunctionBuilder, dt: QOutDtype, off: number, tv: number): void {
+  if (outSize(dt) === 4) { f.v128_store(off, 4); return; }
+  // 8-bit values (already wrapped to their range) narrow exactly
+  f.local_tee(tv).local_get(tv).i16x8_narrow_i32x4_s().local_tee(tv).local_get(tv);
+  if (dt === "uint8") f.i8x16_narrow_i16x8_u(); else f.i8x16_narrow_i16x8_s();
+  f.v128_store32_lane(0, off, 1);
+}
+
+function storeScalarOut(f: FunctionBuilder, dt: QOutDtype, off: number): void {
+  if (dt === "float32") f.f32_store(off, 4);
+  else if (dt === "int32") f.i32_store(off, 4);
+  else f.i32_store8(off, 1);
+}
+
+/**
+ * Emits `strip(s, o, b, m0, n0, width)` for a strip epilogue: rows m0 .. m0+rows−1 of int32 sums
+ * at `s` (row stride `sRow` bytes, `width` columns from n0) through the epilogue into C at `o`
+ * (row stride `oRow` bytes): 4 columns at a time in the vector form, the rest lane by lane.
+ * `foldM` > 0: batches folded into M (the epilogue sees batch m / foldM, row m mod foldM).
+ */
+function emitStripEpilogue(mod: ModuleBuilder, name: string, rows: number, sRow: number, oRow: number, dt: QOutDtype, foldM: number,
+  epi: NonNullable<QGemmSpec["epilogue"]>): FuncRef {
+  const f = mod.func({ params: [I32, I32, I32, I32, I32, I32] }, { name });
+  const S = 0, O = 1, BI = 2, M0 = 3, N0 = 4, W = 5;
+  const osz = outSize(dt);
+  const r = f.local(I32), m = f.local(I32), b = f.local(I32), n = f.local(I32), nEnd = f.local(I32), nVec = f.local(I32);
+  const sp = f.local(I32), op = f.local(I32), tv = f.local(V128);
+  f.local_get(N0).local_get(W).i32_add().local_set(nEnd);
+  // the last column that starts a whole vector: n0 + (width & ~3)
+  f.local_get(N0).local_get(W).i32_const(-4).i32_and().i32_add().local_set(nVec);
+  f.i32_const(0).local_set(r);
+  const rowLoop = f.loop();
+  if (foldM) {
+    f.local_get(M0).local_get(r).i32_add().local_tee(m).i32_const(foldM).i32_div_u().local_set(b);
+    f.local_get(m).i32_const(foldM).i32_rem_u().local_set(m);
+  } else {
+    f.local_get(M0).local_get(r).i32_add().local_set(m);
+    f.local_get(BI).local_set(b);
+  }
+  epi.beginRow?.(f, b, m);
+  f.local_get(S).local_get(r).i32_const(sRow).i32_mul().i32_add().local_set(sp);
+  f.local_get(O).local_get(r).i32_const(oRow).i32_mul().i32_add().local_set(op);
+  f.local_get(N0).local_set(n);
+  if (epi.vectorizable) {
+    const vdone = f.block();
+    f.local_get(n).local_get(nVec).i32_ge_u().br_if(vdone);
+    const vl = f.loop();
+    f.local_get(op);
+    f.local_get(sp).v128_load(0, 4);
+    epi.emit(f, true, b, m, n);
+    storeVecOut(f, dt, 0, tv);
+    addConst(f, sp, 16);
+    addConst(f, op, 4 * osz);
+    f.local_get(n).i32_const(4).i32_add().local_tee(n).local_get(nVec).i32_lt_u().br_if(vl);
+    f.end();
+    f.end();
+  }
+  const done = f.block();
+  f.local_get(n).local_get(nEnd).i32_ge_u().br_if(done);
+  const sl = f.loop();
+  f.local_get(op);
+  f.local_get(sp).i32_load(0, 4);
+  epi.emit(f, false, b, m, n);
+  storeScalarOut(f, dt, 0);
+  addConst(f, sp, 4);
+  addConst(f, op, osz);
+  f.local_get(n).i32_const(1).i32_add().local_tee(n).local_get(nEnd).i32_lt_u().br_if(sl);
+  f.end();
+  f.end();
+  f.local_get(r).i32_const(1).i32_add().local_tee(r).i32_const(rows).i32_lt_u().br_if(rowLoop);
+  f.end();
   return f;
 }
 
@@ -588,7 +663,7 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
   if (!spec.epilogue && spec.cDtype !== "int32") throw new RangeError(`emitQGemm: without an epilogue C must be int32, got ${spec.cDtype}`);
   const describe = `int8 GEMM ${spec.batch}×${M0}×${N}×${K}${plan.folded ? ` (batches folded: M=${M})` : ""}: ` +
     `i16 pairs + i32x4.dot_i16x8_s, tile ${mr}×${nr}, kc ${kc}, nc ${nc}, mc ${mc}, A ${plan.aMode}, B ${plan.bMode}, ` +
-    `partials ${plan.partials}, out ${spec.cDtype}, epilogue ${!spec.epilogue ? "none" : spec.epilogue.vectorizable ? "vector" : "lanes"}, ${plan.workItems} work items`;
+    `partials ${plan.partials}, out ${spec.cDtype}, epilogue ${!spec.epilogue ? "none" : spec.epilogue.vectorizable ? "vector" : "lanes"}${spec.epilogue?.strip ? " (strip)" : ""}, ${plan.workItems} work items`;
   const drv = m.func({ params: [I32, I32] }, { name });
   const macs = spec.batch * M0 * N * K;
   if (batch === 0 || M === 0 || N === 0) return { func: drv, workItems: plan.workItems, describe, macs };
@@ -637,7 +712,10 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
   const aRegion = runtimeA ? roundUp(kcp * plan.mrA * 4, 64) : 0;
   const bRegion = runtimeB && K > 0 ? roundUp(ceilDiv(Math.min(nc, N), nr) * kcp * nr * 4, 64) : 0;
   const pRegion = plan.partials === "scratch" ? roundUp(mc * nc * 4, 64) : 0;
-  const region = aRegion + bRegion + pRegion;
+  // strip epilogue: the final sums of one row panel (mr × nc int32), read back by the epilogue function
+  const strip = !!spec.epilogue?.strip;
+  const sRegion = strip ? roundUp(mr * nc * 4, 64) : 0, sOff = aRegion + bRegion + pRegion;
+  const region = aRegion + bRegion + pRegion + sRegion;
   const scratch = region ? spec.alloc(region * plan.workItems, 64) : 0;
 
   // ---- kernels
@@ -649,13 +727,20 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
     let k = kernels.get(key);
     if (!k) {
       const vecs = ceilDiv(cols, 4);
+      // (strip epilogue: the kernel stores its int32 sums into the strip, rows nc·4 bytes apart)
       k = emitKernel(m, `${name}_int8gemm_${key}`, {
-        mr: rows, nv: vecs, lastLanes: cols - 4 * (vecs - 1), mrA: plan.mrA, nrB: nr, pRow, oRow: N * osz, cDtype: spec.cDtype,
-        unroll: rows * vecs + vecs + rows + 1 <= 15 || spec.tuning?.unroll ? plan.unroll : 1, foldM: plan.folded && spec.epilogue ? M0 : 0, blocked,
-      }, spec.epilogue);
+        mr: rows, nv: vecs, lastLanes: cols - 4 * (vecs - 1), mrA: plan.mrA, nrB: nr, pRow, oRow: strip ? nc * 4 : N * osz, cDtype: strip ? "int32" : spec.cDtype,
+        unroll: rows * vecs + vecs + rows + 1 <= 15 || spec.tuning?.unroll ? plan.unroll : 1, foldM: plan.folded && spec.epilogue && !strip ? M0 : 0, blocked,
+      }, strip ? null : spec.epilogue);
       kernels.set(key, k);
     }
     return k;
+  };
+  const strips = new Map<number, FuncRef>();
+  const stripEpi = (rows: number): FuncRef => {
+    let s = strips.get(rows);
+    if (!s) { s = emitStripEpilogue(m, `${name}_int8gemm_epilogue${rows}`, rows, nc * 4, N * osz, spec.cDtype, plan.folded ? M0 : 0, spec.epilogue!); strips.set(rows, s); }
+    return s;
   };
   const mTail = M % mr, nTail = N % nr;
   const packersA = new Map<string, FuncRef>(), packersB = new Map<string, FuncRef>();
@@ -682,6 +767,7 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
   const kcl = f.local(I32), kpairs = f.local(I32), flags = f.local(I32);
   const b = f.local(I32), rp = f.local(I32), n = f.local(I32);
   const src = f.local(I32), aPtr = f.local(I32), bPtr = f.local(I32), bRow = f.local(I32), pPtr = f.local(I32), oPtr = f.local(I32), reg = f.local(I32);
+  const cRow = f.local(I32);
   const { rowBlocks, colBlocks } = plan;
 
   f.local_get(START).local_set(item);
@@ -775,14 +861,17 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
       mulConst(f, kcl, plan.mrA * 2); f.i32_add();
       f.local_set(aPtr);
     }
-    // O = C + ((b*M + rp)*N + n)*osz; P = O (partials in C, 4-byte C) or scratch + (rp - r0)*nc*4 + (n - c0)*4
+    // C row = C + ((b*M + rp)*N + c0)*osz; O = the C row, or the strip (strip epilogue); P = the
+    // C row (partials in C, 4-byte C) or scratch + (rp - r0)*nc*4 + (n - c0)*4
     mulConst(f, b, M); f.local_get(rp).i32_add().i32_const(N).i32_mul().local_get(c0).i32_add();
     if (osz !== 1) f.i32_const(Math.log2(osz)).i32_shl();
-    f.i32_const(spec.c).i32_add().local_set(oPtr);
+    f.i32_const(spec.c).i32_add().local_set(cRow);
+    if (strip) f.local_get(reg).i32_const(sOff).i32_add().local_set(oPtr);
+    else f.local_get(cRow).local_set(oPtr);
     if (plan.partials === "scratch") {
       f.local_get(reg).i32_const(aRegion + bRegion).i32_add();
       f.local_get(rp).local_get(r0).i32_sub().i32_const(nc * 4).i32_mul().i32_add().local_set(pPtr);
-    } else f.local_get(oPtr).local_set(pPtr);
+    } else f.local_get(cRow).local_set(pPtr);
     f.local_get(bRow).local_set(bPtr);
     f.local_get(c0).local_set(n);
     const call = (k: FuncRef) => f.local_get(aPtr).local_get(bPtr).local_get(pPtr).local_get(oPtr).local_get(kpairs).local_get(flags).local_get(b).local_get(rp).local_get(n).call(k);
@@ -793,7 +882,7 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
     call(full);
     addConst(f, bPtr, bPanelStride);
     addConst(f, pPtr, nr * 4);
-    addConst(f, oPtr, nr * osz);
+    addConst(f, oPtr, nr * (strip ? 4 : osz));
     addConst(f, n, nr);
     f.br(pl);
     f.end();
@@ -802,6 +891,12 @@ export function emitQGemm(m: ModuleBuilder, spec: QGemmSpec, name: string): { fu
       f.local_get(n).local_get(c1).i32_lt_u().if();
       call(kernel(rows, nTail));
       f.end();
+    }
+    if (strip) {
+      // last K block: the epilogue over the strip's rows × (c1 − c0) sums
+      const run = () => f.local_get(reg).i32_const(sOff).i32_add().local_get(cRow).local_get(b).local_get(rp).local_get(c0).local_get(c1).local_get(c0).i32_sub().call(stripEpi(rows));
+      if (blocked) { f.local_get(flags).i32_const(2).i32_and().if(); run(); f.end(); }
+      else run();
     }
   };
 

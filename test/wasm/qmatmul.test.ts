@@ -6,7 +6,10 @@
  * with pads/strides/dilations/groups/depthwise/1×1/1-d/3-d, fused requantizing epilogues
  * (cast → per-column scale → bias → relu → round → clip → cast uint8) and other output dtypes,
  * on one and two threads, through the fast kernels (qmatmul.ts) and the scalar fallback
- * (anchors.ts, with `codegenOptions.blockedMatmul` off).
+ * (anchors.ts, with `codegenOptions.blockedMatmul` off). Math epilogues (tanh, erf-GELU) run as
+ * strip epilogues, checked against the reference (JS math) and, with the wasm math library's
+ * f32x4 functions, against the scalar path bit for bit. The loop kernels around the GEMMs
+ * (quantize, dequantize, 8-bit arithmetic, bool masks) vectorize and equal the reference exactly.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import "../../backends/js/index.js";
@@ -50,7 +53,7 @@ function along(values: readonly number[], shape: readonly number[], axis: number
 const scalar = (v: number, dtype: DType, shape: readonly number[]) =>
   node("expand", [node("reshape", [cst(fromF64(dtype, [], [v]))], {}, shape.map(() => 1))], {}, shape);
 
-type Epi = "none" | "f32" | "requant" | "int32bias" | "int8out" | "tanh" | "tanhRequant";
+type Epi = "none" | "f32" | "requant" | "int32bias" | "int8out" | "tanh" | "tanhRequant" | "geluRequant";
 
 /**
  * The kernel's epilogue over an int32 GEMM result `g` whose output channel runs along `axis`:
@@ -68,6 +71,13 @@ function epilogue(g: Node, epi: Epi, axis: number, rnd: () => number): Node {
   const f = node("mul", [node("cast", [g], { to: "float32" }), along(vec(1e-4, 3e-3), sh, axis)]);
   if (epi === "f32") return f;
   if (epi === "tanh") return node("add", [node("tanh", [f]), f]);
+  if (epi === "geluRequant") {
+    // erf-GELU, requantized to uint8 (a GPT MLP's first layer)
+    const sh2 = (v: number) => scalar(v, "float32", sh);
+    const gelu = node("mul", [node("mul", [f, node("add", [node("erf", [node("div", [f, sh2(Math.SQRT2)])]), sh2(1)])]), sh2(0.5)]);
+    const r = node("add", [node("round", [node("div", [gelu, sh2(0.02)])]), sh2(3)]);
+    return node("cast", [node("min", [node("max", [r, sh2(0)]), sh2(255)])], { to: "uint8" });
+  }
   if (epi === "tanhRequant") {
     const r = node("round", [node("mul", [node("tanh", [f]), scalar(100, "float32", sh)])]);
     return node("cast", [node("min", [node("max", [r, scalar(-128, "float32", sh)]), scalar(127, "float32", sh)])], { to: "int8" });
@@ -243,16 +253,29 @@ describe("int8 GEMM on wasm: two threads (every phase split), long K, math epilo
     ["long K (several K blocks), uint8 out", { M: 9, N: 260, K: 2100, constB: true, perCol: true, epi: "requant" }],
     ["long K, int32 out, runtime B", { M: 70, N: 18, K: 2051, perCol: true }],
     ["long K, f32 out", { M: 6, N: 300, K: 1500, constB: true, epi: "f32" }],
-    ["tanh epilogue (second phase)", { M: 13, N: 270, K: 30, constB: true, perCol: true, epi: "tanh" }],
-    ["tanh then int8 (inline math)", { M: 13, N: 270, K: 30, constB: true, perCol: true, epi: "tanhRequant" }],
+    // math epilogues run per row panel over an int32 strip (the "(strip)" epilogue)
+    ["tanh epilogue, f32 out", { M: 13, N: 270, K: 30, constB: true, perCol: true, epi: "tanh" }],
+    ["tanh then int8", { M: 13, N: 270, K: 30, constB: true, perCol: true, epi: "tanhRequant" }],
+    ["erf-GELU then uint8, runtime B", { M: 10, N: 265, K: 33, perCol: true, epi: "geluRequant" }],
+    ["erf-GELU then uint8, long K (partials in scratch)", { M: 7, N: 262, K: 2100, constB: true, perCol: true, epi: "geluRequant" }],
+    ["tanh f32, long K (partials in C)", { M: 9, N: 261, K: 1500, constB: true, epi: "tanh" }],
+    ["tanh f32, batches folded into M", { batch: [3], M: 5, N: 263, K: 19, constB: true, bcastB: true, perCol: true, epi: "tanh" }],
+    ["erf-GELU uint8, batched runtime B", { batch: [2], M: 6, N: 21, K: 17, perCol: true, epi: "geluRequant" }],
   ];
   for (const threads of [1, 2]) {
     const split = (text: string) => { expect(text).toContain("int8gemm"); if (threads > 1) expect(text).toMatch(/k\d+(_\d+)?: \d+ work items, cost \d+: \d+ chunks/); };
-    for (const [name, c] of mms) it(`matmul ${name}, ${threads} thread(s)`, async () => { const { g, inputs } = matmulCase(c); split(await check(g, inputs, { threads })); });
+    for (const [name, c] of mms) it(`matmul ${name}, ${threads} thread(s)`, async () => {
+      const { g, inputs } = matmulCase(c);
+      const text = await check(g, inputs, { threads });
+      split(text);
+      if (c.epi === "tanh" || c.epi === "tanhRequant" || c.epi === "geluRequant") expect(text).toContain("(strip)");
+    });
     const convs: [string, CV][] = [
       ["3×3 requant", { B: 2, C: 8, O: 24, spatial: [14, 13], k: [3, 3], p: [1, 1, 1, 1], perCh: true, epi: "requant" }],
       ["depthwise requant", { B: 2, C: 16, O: 16, spatial: [12, 11], k: [3, 3], p: [1, 1, 1, 1], g: 16, perCh: true, epi: "requant" }],
       ["1×1 int8 out", { B: 1, C: 24, O: 40, spatial: [16, 17], k: [1, 1], perCh: true, epi: "int8out" }],
+      ["grouped, erf-GELU uint8 (strip, group coordinates)", { B: 2, C: 8, O: 12, spatial: [7, 6], k: [3, 3], p: [1, 1, 1, 1], g: 2, perCh: true, epi: "geluRequant" }],
+      ["3×3 tanh f32 (strip)", { B: 1, C: 6, O: 9, spatial: [9, 10], k: [3, 3], p: [1, 1, 1, 1], perCh: true, epi: "tanh" }],
     ];
     for (const [name, c] of convs) it(`conv ${name}, ${threads} thread(s)`, async () => { const { g, inputs } = convCase(c); split(await check(g, inputs, { threads })); });
   }
@@ -272,6 +295,8 @@ interface Direct {
   /** Output dtype through a hand-written epilogue (int32: none). */
   out?: QOutDtype;
   vec?: boolean;
+  /** The epilogue runs as a strip function per row panel (QGemmSpec.epilogue.strip). */
+  strip?: boolean;
   tuning?: QGemmTuning;
   /** Run the work items one at a time in this order instead of all at once. */
   split?: boolean;
@@ -313,6 +338,7 @@ function runDirect(c: Direct, seed = 1): void {
   const scaleBase = alloc(4 * N, 16);
   const epilogue: QGemmSpec["epilogue"] = out === "int32" ? null : {
     vectorizable: c.vec ?? true,
+    strip: c.strip,
     emit(f: FunctionBuilder, vector: boolean, _b: number, m: number, n: number) {
       // float32: acc · scale[n] + m; uint8: (acc + n) & 255; int8: wrap(acc − m)
       if (out === "float32") {
@@ -406,4 +432,125 @@ describe("emitQGemm (the generator, on its own memory)", () => {
     { batch: 1, M: 9, N: 36, K: 45, tuning: { mr: 5, unroll: 2 }, perCol: true }, { batch: 2, M: 10, N: 36, K: 45, tuning: { mr: 5, unroll: 8 }, a: "const" },
   ];
   for (const t of tunings) it(`tuning ${JSON.stringify(t)}`, () => { runDirect(t); });
+  // strip epilogues: every output dtype, vector and lane forms, tails in M and N, several K blocks
+  // (partials in C and in scratch), folded and real batches, split work items
+  const strips: Direct[] = [];
+  for (const out of ["float32", "uint8", "int8"] as const)
+    for (const vec of [true, false]) for (const b of ["row", "const"] as const) strips.push({ batch: 2, M: 13, N: 23, K: 41, out, vec, b, perCol: true, strip: true });
+  strips.push(
+    { batch: 1, M: 40, N: 70, K: 101, tuning: { kc: 17 }, out: "uint8", strip: true },
+    { batch: 2, M: 40, N: 70, K: 99, tuning: { kc: 20, nc: 24, mc: 8 }, b: "const", out: "float32", split: true, strip: true },
+    { batch: 2, M: 33, N: 70, K: 77, tuning: { kc: 30, nc: 16, mc: 12 }, out: "int8", split: true, strip: true },
+    { batch: 3, M: 5, N: 30, K: 16, b: "bcast", out: "float32", strip: true }, { batch: 4, M: 3, N: 40, K: 50, b: "bcast", tuning: { kc: 10 }, out: "uint8", split: true, strip: true },
+    { batch: 3, M: 7, N: 22, K: 27, a: "const", perCol: true, b: "row", out: "int8", strip: true },
+    { batch: 1, M: 30, N: 50, K: 63, tuning: { mr: 5, nv: 2, unroll: 2 }, b: "const", out: "uint8", vec: false, strip: true },
+    { batch: 1, M: 5, N: 3, K: 9, out: "float32", strip: true }, { batch: 1, M: 1, N: 37, K: 19, out: "uint8", strip: true },
+    { batch: 1, M: 3, N: 5, K: 0, out: "float32", strip: true },
+  );
+  for (const o of strips) it(`strip epilogue ${JSON.stringify(o)}`, () => { runDirect(o); });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Around the GEMMs: vector math epilogues, and the quantize / dequantize loop kernels
+
+/** Compiles for wasm (opt 2, one thread) and runs; returns the outputs and the explain text. */
+async function runWasm(g: Graph, inputs: HostBuffer[]): Promise<{ out: Float64Array[]; text: string }> {
+  const exe = getBackend("wasm").compile(runPasses(g, 2).graph, { opt: 2, threads: 1 });
+  const got = await exe.run(inputs);
+  return { out: got.map((b) => toF64(b)), text: exe.explain().map((s) => s.text).join("\n") };
+}
+
+describe("int8 GEMM on wasm: vectorized math epilogues equal the scalar path bit for bit", () => {
+  // With the wasm math library (exactMath off) the strip epilogue calls the f32x4 functions, whose
+  // lanes equal the f32 variants that the scalar fallback calls: the results agree exactly
+  const saved = { ...codegenOptions };
+  afterAll(() => { Object.assign(codegenOptions, saved); });
+  const cases: [string, MM, RegExp][] = [
+    ["erf-GELU then uint8", { M: 13, N: 150, K: 70, constB: true, perCol: true, epi: "geluRequant" }, /call \$kiln\.math\.erf\.f32x4/],
+    ["tanh, f32 out, runtime B", { M: 9, N: 41, K: 33, perCol: true, epi: "tanh" }, /call \$kiln\.math\.tanh\.f32x4/],
+    ["tanh then int8, long K", { M: 6, N: 45, K: 1300, constB: true, epi: "tanhRequant" }, /call \$kiln\.math\.tanh\.f32x4/],
+  ];
+  for (const [name, c, call] of cases) {
+    it(name, async () => {
+      const { g, inputs } = matmulCase(c);
+      codegenOptions.exactMath = false;
+      codegenOptions.blockedMatmul = false;
+      const ref = await runWasm(g, inputs);
+      codegenOptions.blockedMatmul = true;
+      const fast = await runWasm(g, inputs);
+      expect(fast.text).toContain("(strip)");
+      expect(fast.text).toMatch(call);
+      ref.out.forEach((r, i) => {
+        const x = fast.out[i]!;
+        for (let j = 0; j < r.length; j++) if (!Object.is(x[j], r[j])) throw new Error(`element ${j}: ${x[j]} vs ${r[j]}`);
+      });
+    });
+  }
+});
+
+describe("quantize / dequantize loop kernels vectorize and equal the reference exactly", () => {
+  const saved = { ...codegenOptions };
+  beforeAll(() => { codegenOptions.exactMath = true; });
+  afterAll(() => { Object.assign(codegenOptions, saved); });
+  const rnd = prng(99);
+  // awkward floats: NaN, ±inf, ±0, huge, ties of round, values past the clip
+  const special = [NaN, Infinity, -Infinity, -0, 0, 1e30, -1e30, 0.5, 1.5, 2.5, -0.5, -2.5, 3e9, -3e9];
+  const floats = (n: number, s: number) => Array.from({ length: n }, (_, i) => (i < special.length ? special[i]! * s : (rnd() - 0.5) * 20));
+  const f32 = (shape: number[], s = 1) => fromF64("float32", shape, floats(numel(shape), s));
+  const quantize = (x: Node, scale: number, zp: number, to: "uint8" | "int8") => {
+    const sh = x.shape, [lo8, hi8] = to === "uint8" ? [0, 255] : [-128, 127];
+    const r = node("add", [node("round", [node("div", [x, scalar(scale, "float32", sh)])]), scalar(zp, "float32", sh)]);
+    return node("cast", [node("min", [node("max", [r, scalar(lo8, "float32", sh)]), scalar(hi8, "float32", sh)])], { to });
+  };
+  const cases: [string, () => { g: Graph; inputs: HostBuffer[] }, RegExp][] = [
+    ["quantize to uint8 (tail columns)", () => {
+      const x = input(0, "float32", [6, 19]);
+      return { g: buildGraph([x], [quantize(x, 0.037, 131, "uint8")]), inputs: [f32([6, 19], 0.1)] };
+    }, /i8x16\.narrow_i16x8_u/],
+    ["quantize to int8", () => {
+      const x = input(0, "float32", [3, 4, 10]);
+      return { g: buildGraph([x], [quantize(x, 0.05, -7, "int8")]), inputs: [f32([3, 4, 10], 0.1)] };
+    }, /i8x16\.narrow_i16x8_s/],
+    ["layer norm, then quantize (per-column affine)", () => {
+      const x = input(0, "float32", [5, 24]), sh = [5, 24];
+      const mean = node("expand", [node("div", [node("reduce", [x], { fn: "sum", axes: [1] }), scalar(24, "float32", [5, 1])])], {}, sh);
+      const y = node("add", [node("mul", [node("sub", [x, mean]), along(floats(24, 1).map((v, i) => 1 + (i % 5) / 7), sh, 1)]), along(floats(24, 1).map((v, i) => i / 9), sh, 1)]);
+      return { g: buildGraph([x], [quantize(y, 0.03, 128, "uint8")]), inputs: [fromF64("float32", sh, Array.from({ length: 120 }, () => (rnd() - 0.5) * 8))] };
+    }, /i8x16\.narrow_i16x8_u/],
+    ["dequantize uint8 and int32, residual add", () => {
+      const sh = [7, 22], a = input(0, "uint8", sh), b = input(1, "int32", sh), c = input(2, "float32", sh);
+      const da = node("mul", [node("cast", [node("sub", [node("cast", [a], { to: "int32" }), scalar(128, "int32", sh)])], { to: "float32" }), along(floats(22, 0.01).map((v) => Math.abs(v) + 1e-3), sh, 1)]);
+      const db = node("mul", [node("cast", [b], { to: "float32" }), scalar(1.5e-4, "float32", sh)]);
+      const ins = [q8("uint8", sh, rnd), fromF64("int32", sh, Array.from({ length: 154 }, () => Math.floor((rnd() - 0.5) * 2 ** 31))), f32(sh)];
+      return { g: buildGraph([a, b, c], [node("add", [node("add", [c, da]), db])]), inputs: ins };
+    }, /f32x4\.convert_i32x4_s/],
+    ["dequantize int32 sums, a residual add and a row sum (no 8-bit data)", () => {
+      const sh = [6, 18], a = input(0, "int32", sh), c = input(1, "float32", sh);
+      const y = node("add", [c, node("mul", [node("cast", [a], { to: "float32" }), along(floats(18, 0.01).map((v) => Math.abs(v) + 1e-4), sh, 1)])]);
+      const ins = [fromF64("int32", sh, Array.from({ length: 108 }, () => Math.floor((rnd() - 0.5) * 2 ** 32))), f32(sh)];
+      return { g: buildGraph([a, c], [y, node("reduce", [y], { fn: "sum", axes: [1] })]), inputs: ins };
+    }, /f32x4\.convert_i32x4_s/],
+    ["8-bit integer arithmetic wraps (uint8 + uint8, int8 max, int32 out)", () => {
+      const sh = [4, 13], a = input(0, "uint8", sh), b = input(1, "uint8", sh), c = input(2, "int8", sh), d = input(3, "int8", sh);
+      const s = node("add", [a, b]);
+      const mx = node("max", [c, d]);
+      const w = node("add", [node("cast", [mx], { to: "int32" }), node("mul", [node("cast", [a], { to: "int32" }), scalar(70000, "int32", sh)])]);
+      return { g: buildGraph([a, b, c, d], [s, mx, w]), inputs: [q8("uint8", sh, rnd), q8("uint8", sh, rnd), q8("int8", sh, rnd), q8("int8", sh, rnd)] };
+    }, /i32x4\.max_s/],
+    ["bool masks: where and a masked max (softmax's first pass)", () => {
+      const sh = [6, 21], m = input(0, "bool", sh), x = input(1, "float32", sh);
+      const t = node("where", [m, node("div", [x, scalar(8, "float32", sh)]), scalar(-Infinity, "float32", sh)]);
+      const mx = node("reduce", [t], { fn: "max", axes: [1] });
+      const maskBytes = fromF64("bool", sh, Array.from({ length: 126 }, (_, i) => (i % 21 <= Math.floor(i / 21) * 3 ? 1 : 0)));
+      return { g: buildGraph([m, x], [t, mx]), inputs: [maskBytes, f32(sh)] };
+    }, /i8x16\.ne/],
+  ];
+  for (const [name, make, vec] of cases) {
+    it(name, async () => {
+      const { g, inputs } = make();
+      const text = await check(g, inputs);
+      expect(text).toMatch(vec);
+      expect(text).not.toContain("int8gemm");
+    });
+  }
 });

@@ -14,7 +14,7 @@ import { itNeeds, nodeAdapterMissing } from "./helpers.js";
 const why = await nodeAdapterMissing();
 
 describe("int8 quantization on webgpu", () => {
-  const cases = [
+  const cases: { name: string; bytes: Uint8Array; feed: (s: number) => Record<string, ReturnType<typeof randn>>; pattern: RegExp }[] = [
     { name: "ResNet-style CNN", bytes: resnetish(8), feed: (s: number) => ({ input: randn([1, 3, 16, 16], { seed: s }) }), pattern: /conv\(.*zeroB=\[0\] : int32/ },
     { name: "GPT block", bytes: gptBlock(32, 4), feed: (s: number) => ({ x: randn([1, 8, 32], { seed: s }) }), pattern: /matmul\(.*zeroB=\[0\] : int32/ },
   ];
