@@ -106,12 +106,12 @@ export interface MatmulPlan {
 const I32 = "i32" as const;
 const V128 = "v128" as const;
 
-function checkInt(what: string, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`emitMatmul: ${what} = ${v} is not an integer in [${lo}, ${hi}]`);
+export function checkInt(what: string, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER, who = "emitMatmul"): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${who}: ${what} = ${v} is not an integer in [${lo}, ${hi}]`);
 }
 
-const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
-const roundUp = (a: number, b: number) => ceilDiv(a, b) * b;
+export const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+export const roundUp = (a: number, b: number) => ceilDiv(a, b) * b;
 
 /** Chooses the blocking for a spec (pure; no code emitted). */
 export function planMatmul(spec: MatmulSpec): MatmulPlan {
@@ -209,14 +209,14 @@ export function packConstantB(data: Float32Array, bb: number, K: number, N: numb
 // Small emission helpers
 
 /** Pushes `local + off` as an address with a non-negative memarg offset; returns that offset. */
-function addr(f: FunctionBuilder, ptr: number, off: number): number {
+export function addr(f: FunctionBuilder, ptr: number, off: number): number {
   f.local_get(ptr);
   if (off < 0) { f.i32_const(off | 0).i32_add(); return 0; }
   return off;
 }
 
 /** Pushes a v128 holding `lanes` f32s from `ptr + off` (the rest zero). */
-function loadLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number): void {
+export function loadLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number): void {
   if (lanes === 4) { const o = addr(f, ptr, off); f.v128_load(o, 4); return; }
   if (lanes === 1) { const o = addr(f, ptr, off); f.v128_load32_zero(o); return; }
   if (lanes === 2) { const o = addr(f, ptr, off); f.v128_load64_zero(o, 4); return; }
@@ -226,7 +226,7 @@ function loadLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number):
 }
 
 /** Stores `lanes` f32s of the v128 that `push` pushes to `ptr + off`. */
-function storeLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number, push: () => void): void {
+export function storeLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number, push: () => void): void {
   if (lanes === 4) { const o = addr(f, ptr, off); push(); f.v128_store(o, 4); return; }
   if (lanes === 1) { const o = addr(f, ptr, off); push(); f.v128_store32_lane(0, o); return; }
   if (lanes === 2) { const o = addr(f, ptr, off); push(); f.v128_store64_lane(0, o, 4); return; }
@@ -235,13 +235,13 @@ function storeLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number,
 }
 
 /** `local += c` (nothing for 0). */
-function addConst(f: FunctionBuilder, local: number, c: number): void {
+export function addConst(f: FunctionBuilder, local: number, c: number): void {
   if (c === 0) return;
   f.local_get(local).i32_const(c | 0).i32_add().local_set(local);
 }
 
 /** Pushes `local * c` (i32, wrapping). */
-function mulConst(f: FunctionBuilder, local: number, c: number): void {
+export function mulConst(f: FunctionBuilder, local: number, c: number): void {
   if (c === 0) { f.i32_const(0); return; }
   f.local_get(local);
   if (c === 1) return;

@@ -55,6 +55,7 @@
  * micro-kernels (full tile, M tail, N tail, corner), the A and B packers and strip epilogues.
  */
 import type { ModuleBuilder, FunctionBuilder, FuncRef } from "./asm/index.js";
+import { addr, loadLanes, storeLanes, addConst, mulConst, checkInt as checkIntIn, ceilDiv, roundUp } from "./matmul.js";
 
 /** Runtime 8-bit operand A: element (b, m, k) at byte a.base + b*sb + m*sm + k*sk (any strides). */
 export interface QRuntimeA { base: number; sb: number; sm: number; sk: number; signed: boolean; zero: number }
@@ -124,14 +125,10 @@ export interface QGemmPlan {
   partials: "none" | "c" | "scratch";
 }
 
+const checkInt = (what: string, v: number, lo: number, hi?: number) => checkIntIn(what, v, lo, hi, "emitQGemm");
 const I32 = "i32" as const;
 const V128 = "v128" as const;
 
-function checkInt(what: string, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`emitQGemm: ${what} = ${v} is not an integer in [${lo}, ${hi}]`);
-}
-const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
-const roundUp = (a: number, b: number) => ceilDiv(a, b) * b;
 const outSize = (d: QOutDtype) => (d === "float32" || d === "int32" ? 4 : 1);
 const isConst = (o: QRuntimeA | QRuntimeB | QConst): o is QConst => "constant" in o;
 
@@ -215,43 +212,6 @@ export function packConstant(data: ArrayLike<number>, bb: number, lines: number,
 
 // ---------------------------------------------------------------------------------------------
 // Small emission helpers
-
-/** Pushes `local + off` as an address with a non-negative memarg offset; returns that offset. */
-function addr(f: FunctionBuilder, ptr: number, off: number): number {
-  f.local_get(ptr);
-  if (off < 0) { f.i32_const(off | 0).i32_add(); return 0; }
-  return off;
-}
-
-function loadLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number): void {
-  if (lanes === 4) { const o = addr(f, ptr, off); f.v128_load(o, 4); return; }
-  if (lanes === 1) { const o = addr(f, ptr, off); f.v128_load32_zero(o); return; }
-  if (lanes === 2) { const o = addr(f, ptr, off); f.v128_load64_zero(o, 4); return; }
-  const o2 = addr(f, ptr, off + 8);
-  const o = addr(f, ptr, off);
-  f.v128_load64_zero(o, 4).v128_load32_lane(2, o2);
-}
-
-function storeLanes(f: FunctionBuilder, ptr: number, off: number, lanes: number, push: () => void): void {
-  if (lanes === 4) { const o = addr(f, ptr, off); push(); f.v128_store(o, 4); return; }
-  if (lanes === 1) { const o = addr(f, ptr, off); push(); f.v128_store32_lane(0, o); return; }
-  if (lanes === 2) { const o = addr(f, ptr, off); push(); f.v128_store64_lane(0, o, 4); return; }
-  let o = addr(f, ptr, off); push(); f.v128_store64_lane(0, o, 4);
-  o = addr(f, ptr, off + 8); push(); f.v128_store32_lane(2, o);
-}
-
-function addConst(f: FunctionBuilder, local: number, c: number): void {
-  if (c === 0) return;
-  f.local_get(local).i32_const(c | 0).i32_add().local_set(local);
-}
-
-function mulConst(f: FunctionBuilder, local: number, c: number): void {
-  if (c === 0) { f.i32_const(0); return; }
-  f.local_get(local);
-  if (c === 1) return;
-  if (c > 0 && (c & (c - 1)) === 0 && c < 2 ** 30) { f.i32_const(31 - Math.clz32(c)).i32_shl(); return; }
-  f.i32_const(c | 0).i32_mul();
-}
 
 /** `for (; cur != end; cur += step) body()` with `end` = cur + count*step computed first (count ≥ 0 constant). */
 function countedLoop(f: FunctionBuilder, cur: number, end: number, count: number, step: number, body: () => void): void {
