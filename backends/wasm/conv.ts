@@ -5,7 +5,7 @@
  * the tile stores. A 1×1 convolution with unit stride and no padding reads the input as the
  * matrix directly. Grouped and transposed convolutions take the scalar path (anchors.ts).
  */
-import type { ModuleBuilder, FunctionBuilder } from "./asm/index.js";
+import type { ModuleBuilder, FunctionBuilder, FuncRef } from "./asm/index.js";
 import type { Kernel } from "../../jit/kernel/index.js";
 import { reshapeExpr } from "../../jit/kernel/index.js";
 import { numel } from "../../jit/ir.js";
@@ -49,26 +49,41 @@ export function emitConvAsMatmul(m: ModuleBuilder, k: Kernel, ctx: KernelCtx): E
  * gather it without bounds checks, and the edges are zero-filled. Other ranks gather element
  * by element with checks.
  */
-function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): { func: ReturnType<ModuleBuilder["func"]>; workItems: number; cost: number } {
+/** How im2col moves one element: float32 (padding 0), or a byte (padding `fill`: an int8 conv's zero point). */
+export interface Im2colElem { readonly size: 1 | 4; readonly fill: number }
+
+/**
+ * im2col of a conv anchor's input into the column buffer at `col`: per (image, channel) work
+ * item, the KK × P matrix of window taps, padded positions filled. 2-d convs copy contiguous
+ * row runs inline (stride 2 through a shuffle), other ranks gather element by element.
+ */
+export function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number, el: Im2colElem = { size: 4, fill: 0 }): { func: FuncRef; workItems: number; cost: number } {
   const a = k.anchor!;
   if (a.op !== "conv") throw new Error("internal");
   const n = a.node, at = n.attrs, xs = a.x.view.shape, ws = a.w.view.shape, os = n.shape;
-  const sp = xs.length - 2, C = xs[1]!;
+  const sp = xs.length - 2, C = xs[1]!, sz = el.size, fill = el.fill & 0xff;
   const kernel = ws.slice(2), out = os.slice(2), inSp = xs.slice(2);
   const KK = numel(kernel), P = numel(out), plane = numel(inSp);
-  const xAddr = ctx.addr(a.x.buf) + a.x.view.offset * 4;
-  const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_im2col` });
+  const xAddr = ctx.addr(a.x.buf) + a.x.view.offset * sz;
+  const f = m.func({ params: ["i32", "i32"] }, { name: `k${k.id}_im2col${sz === 1 ? "8" : ""}` });
   const item = f.local("i32"), src = f.local("i32"), dst = f.local("i32");
   const loop = (l: number, n: number, body: () => void) => forRange(f, l, n, body);
+  const loadEl = () => (sz === 4 ? f.f32_load(0, 4) : f.i32_load8_u(0, 1));
+  const storeEl = () => (sz === 4 ? f.f32_store(0, 4) : f.i32_store8(0, 1));
   f.local_get(0).local_set(item);
   const exit = f.block(), top = f.loop();
   f.local_get(item).local_get(1).i32_ge_s().br_if(exit);
-  f.i32_const(xAddr).local_get(item).i32_const(plane * 4).i32_mul().i32_add().local_set(src);
-  f.i32_const(col).local_get(item).i32_const(KK * P * 4).i32_mul().i32_add().local_set(dst);
+  f.i32_const(xAddr).local_get(item).i32_const(plane * sz).i32_mul().i32_add().local_set(src);
+  f.i32_const(col).local_get(item).i32_const(KK * P * sz).i32_mul().i32_add().local_set(dst);
   if (sp === 2) {
     const [H, W] = inSp as [number, number], [KH, KW] = kernel as [number, number], [OH, OW] = out as [number, number];
     const [sh, sw] = at.strides as [number, number], [dh, dw] = at.dilations as [number, number], [pt, pl] = [at.pads![0]!, at.pads![1]!];
     const oh = f.local("i32"), ih = f.local("i32"), s0 = f.local("i32"), d0 = f.local("i32"), e0 = f.local("i32");
+    const copy = (elems: number) => (sz === 4 ? inlineCopy(f, d0, s0, elems * 4, true, e0) : copyBytes(f, d0, s0, elems, 0, e0));
+    const pad = (elems: number) => (sz === 4 ? inlineCopy(f, d0, d0, elems * 4, false, e0) : copyBytes(f, d0, -1, elems, fill, e0));
+    // stride 2: a group of outputs from vector loads and an even-lane shuffle (float: 4 from two
+    // loads; bytes: 8 from one), while the loads stay within the row's valid sources
+    const per = sz === 4 ? 4 : 8;
     for (let kh = 0; kh < KH; kh++)
       for (let kw = 0; kw < KW; kw++) {
         // valid output columns: 0 <= ow*sw + kw*dw - pl < W
@@ -77,42 +92,45 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
           f.local_get(oh).i32_const(sh).i32_mul().i32_const(kh * dh - pt).i32_add().local_tee(ih);
           f.i32_const(H).i32_lt_u();
           f.if();
-          if (lo > 0) { f.local_get(dst).local_set(d0); inlineCopy(f, d0, d0, lo * 4, false, e0); }
+          if (lo > 0) { f.local_get(dst).local_set(d0); pad(lo); }
           if (hi > lo && sw === 1) {
-            f.local_get(dst).i32_const(lo * 4).i32_add().local_set(d0);
-            f.local_get(src).local_get(ih).i32_const(W * 4).i32_mul().i32_add().i32_const((lo + kw * dw - pl) * 4).i32_add().local_set(s0);
-            inlineCopy(f, d0, s0, (hi - lo) * 4, true, e0);
+            f.local_get(dst).i32_const(lo * sz).i32_add().local_set(d0);
+            f.local_get(src).local_get(ih).i32_const(W * sz).i32_mul().i32_add().i32_const((lo + kw * dw - pl) * sz).i32_add().local_set(s0);
+            copy(hi - lo);
           } else if (hi > lo) {
             // strided: a branch-free gather over the valid columns
-            f.local_get(src).local_get(ih).i32_const(W * 4).i32_mul().i32_add().i32_const((lo * sw + kw * dw - pl) * 4).i32_add().local_set(s0);
-            f.local_get(dst).i32_const(lo * 4).i32_add().local_set(d0);
-            // stride 2: four outputs from two vector loads and one even-lane shuffle, while the
-            // loads stay within the row's valid sources (2·(n−1) is the last one read)
-            const groups = sw === 2 ? Math.floor((hi - lo - 1) / 4) : 0;
+            f.local_get(src).local_get(ih).i32_const(W * sz).i32_mul().i32_add().i32_const((lo * sw + kw * dw - pl) * sz).i32_add().local_set(s0);
+            f.local_get(dst).i32_const(lo * sz).i32_add().local_set(d0);
+            const groups = sw === 2 ? Math.floor((hi - lo - 1) / per) : 0;
             if (groups > 0) {
-              f.local_get(d0).i32_const(groups * 16).i32_add().local_set(e0);
+              f.local_get(d0).i32_const(groups * per * sz).i32_add().local_set(e0);
               const tv = f.loop();
               f.local_get(d0);
-              f.local_get(s0).v128_load(0, 4).local_get(s0).v128_load(16, 4);
-              f.i8x16_shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]).v128_store(0, 4);
-              f.local_get(s0).i32_const(32).i32_add().local_set(s0);
-              f.local_get(d0).i32_const(16).i32_add().local_tee(d0).local_get(e0).i32_ne().br_if(tv);
+              if (sz === 4) {
+                f.local_get(s0).v128_load(0, 4).local_get(s0).v128_load(16, 4);
+                f.i8x16_shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]).v128_store(0, 4);
+              } else {
+                f.local_get(s0).v128_load(0, 1).local_get(s0).v128_load(0, 1);
+                f.i8x16_shuffle([0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14]).v128_store64_lane(0, 0, 1);
+              }
+              f.local_get(s0).i32_const(2 * per * sz).i32_add().local_set(s0);
+              f.local_get(d0).i32_const(per * sz).i32_add().local_tee(d0).local_get(e0).i32_ne().br_if(tv);
               f.end();
             }
-            f.local_get(d0).i32_const((hi - lo - 4 * groups) * 4).i32_add().local_set(e0);
+            f.local_get(d0).i32_const((hi - lo - per * groups) * sz).i32_add().local_set(e0);
             const ex = f.block(), tp = f.loop();
             f.local_get(d0).local_get(e0).i32_ge_u().br_if(ex);
-            f.local_get(d0).local_get(s0).f32_load(0, 4).f32_store(0, 4);
-            f.local_get(s0).i32_const(sw * 4).i32_add().local_set(s0);
-            f.local_get(d0).i32_const(4).i32_add().local_set(d0).br(tp);
+            f.local_get(d0).local_get(s0); loadEl(); storeEl();
+            f.local_get(s0).i32_const(sw * sz).i32_add().local_set(s0);
+            f.local_get(d0).i32_const(sz).i32_add().local_set(d0).br(tp);
             f.end().end();
           }
-          if (hi < OW) { f.local_get(dst).i32_const(hi * 4).i32_add().local_set(d0); inlineCopy(f, d0, d0, (OW - hi) * 4, false, e0); }
+          if (hi < OW) { f.local_get(dst).i32_const(hi * sz).i32_add().local_set(d0); pad(OW - hi); }
           f.else();
           f.local_get(dst).local_set(d0);
-          inlineCopy(f, d0, d0, OW * 4, false, e0);
+          pad(OW);
           f.end();
-          f.local_get(dst).i32_const(OW * 4).i32_add().local_set(dst);
+          f.local_get(dst).i32_const(OW * sz).i32_add().local_set(dst);
         });
       }
   } else {
@@ -127,13 +145,15 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
         f.local_get(dst);
         let any = false;
         for (let i = 0; i < sp; i++) { f.local_get(pos[i]!).i32_const(inSp[i]!).i32_lt_u(); if (any) f.i32_and(); any = true; }
-        f.if("f32");
+        f.if(sz === 4 ? "f32" : "i32");
         f.local_get(src);
-        for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(inStr[i]! * 4).i32_mul().i32_add();
-        f.f32_load(0, 4);
-        f.else().f32_const(0).end();
-        f.f32_store(0, 4);
-        f.local_get(dst).i32_const(4).i32_add().local_set(dst);
+        for (let i = 0; i < sp; i++) f.local_get(pos[i]!).i32_const(inStr[i]! * sz).i32_mul().i32_add();
+        loadEl();
+        f.else();
+        if (sz === 4) f.f32_const(0); else f.i32_const(fill);
+        f.end();
+        storeEl();
+        f.local_get(dst).i32_const(sz).i32_add().local_set(dst);
         return;
       }
       loop(ol[d]!, out[d]!, () => {
@@ -145,7 +165,7 @@ function emitIm2col(m: ModuleBuilder, k: Kernel, ctx: KernelCtx, col: number): {
   }
   f.local_get(item).i32_const(1).i32_add().local_set(item).br(top);
   f.end().end();
-  return { func: f, workItems: xs[0]! * C, cost: xs[0]! * C * KK * P * COST.copy };
+  return { func: f, workItems: xs[0]! * C, cost: xs[0]! * C * KK * P * COST.copy * (sz / 4) };
 }
 
 /**
@@ -285,4 +305,37 @@ function inlineCopy(f: FunctionBuilder, d: number, s: number, bytes: number, src
   }
   if (rem >= 8) { f.local_get(d); if (src) f.local_get(s).i64_load(base, 4); else f.i64_const(0n); f.i64_store(base, 4); base += 8; }
   if (rem % 8) { f.local_get(d); if (src) f.local_get(s).i32_load(base, 4); else f.i32_const(0); f.i32_store(base, 4); }
+}
+
+/**
+ * Inline copy of `bytes` (a compile-time count) from the address in local `s` to the one in local
+ * `d` (s < 0: fills with the byte `fill` instead): v128 chunks unrolled up to 8, else a loop that
+ * advances `s` and `d` (clobbered; `end` is a scratch local), then 8/4/2/1-byte tails.
+ */
+function copyBytes(f: FunctionBuilder, d: number, s: number, bytes: number, fill: number, end: number): void {
+  const src = s >= 0;
+  const nv = Math.floor(bytes / 16);
+  const splat = () => f.i32_const(fill).i8x16_splat();
+  let base = 0;
+  if (nv <= 8) {
+    for (let i = 0; i < nv; i++) { f.local_get(d); if (src) f.local_get(s).v128_load(i * 16, 1); else splat(); f.v128_store(i * 16, 1); }
+    base = nv * 16;
+  } else {
+    f.local_get(d).i32_const(nv * 16).i32_add().local_set(end);
+    const top = f.loop();
+    f.local_get(d); if (src) f.local_get(s).v128_load(0, 1); else splat(); f.v128_store(0, 1);
+    if (src) f.local_get(s).i32_const(16).i32_add().local_set(s);
+    f.local_get(d).i32_const(16).i32_add().local_tee(d).local_get(end).i32_ne().br_if(top);
+    f.end();
+  }
+  let rem = bytes - nv * 16;
+  const word = (size: 8 | 4 | 2 | 1) => {
+    f.local_get(d);
+    if (size === 8) { if (src) f.local_get(s).i64_load(base, 1); else f.i64_const(BigInt.asIntN(64, BigInt(fill) * 0x0101010101010101n)); f.i64_store(base, 1); }
+    else if (size === 4) { if (src) f.local_get(s).i32_load(base, 1); else f.i32_const((fill * 0x01010101) | 0); f.i32_store(base, 1); }
+    else if (size === 2) { if (src) f.local_get(s).i32_load16_u(base, 1); else f.i32_const(fill * 0x0101); f.i32_store16(base, 1); }
+    else { if (src) f.local_get(s).i32_load8_u(base, 1); else f.i32_const(fill); f.i32_store8(base, 1); }
+    base += size; rem -= size;
+  };
+  for (const size of [8, 4, 2, 1] as const) if (rem >= size) word(size);
 }

@@ -23,19 +23,8 @@ import { runPasses } from "../../jit/passes/index.js";
 import { fromF64, toF64, type HostBuffer } from "../../jit/buffer.js";
 import type { DType } from "../../jit/dtype.js";
 import { ModuleBuilder, type FunctionBuilder } from "../../backends/wasm/asm/index.js";
+import { prng } from "../passes/helpers.js";
 import { emitQGemm, type QGemmSpec, type QGemmTuning, type QOutDtype } from "../../backends/wasm/qmatmul.js";
-
-/** Deterministic pseudo-random numbers in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Q = "int8" | "uint8";
 const lo = (d: Q) => (d === "uint8" ? 0 : -128);
