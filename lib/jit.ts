@@ -134,7 +134,6 @@ function specKey(s: Spec, leaves: readonly Tensor[]): string {
   }
 }
 
-const sameShapeDtype = (a: Node, b: Node | undefined) => !!b && a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
 
 function checkQuantize(q: QuantizeOptions): QuantizeOptions {
   const bad = (what: string, hint: string) => new ValueError(what, { op: "jit", site: userSite(), hint });
@@ -265,29 +264,39 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
   };
   const sampleArgs = (s: unknown): unknown[] => (Array.isArray(s) && fn.length !== 1 ? s : [s]);
 
+  /** The calibration samples, realized and traced (once per jit function). */
+  let calibrationGroups: ReturnType<typeof sampleGroups> | undefined;
+  const calibrationSamples = async () => [...(await (calibrationGroups ??= sampleGroups(quant!.calibration ?? []))).values()];
+
   /** Activation ranges from the calibration samples (once per jit function). */
   const calibrated = () => (ranges ??= (async () => {
     const q = quant!;
     const observers = new Map<string, Q.Observer>();
     let r = new Map<string, Q.Range>();
-    for (const g of (await sampleGroups(q.calibration ?? [])).values())
+    for (const g of await calibrationSamples())
       r = await Q.calibrate(g.graph, Q.findSites(g.graph, q.exclude ?? []), g.inputs, { ...runOpts, method: q.method ?? "minmax", observer: { percentile: q.percentile } }, observers);
     return r;
   })());
 
-  const quantizedCompile = async (graph: Graph): Promise<{ compiled: Compiled; q: Q.QuantizedGraph }> => {
+  const baseOptions = async () => ({ mode: quant!.mode, perChannel: quant!.perChannel ?? true, ranges: quant!.mode === "int8" ? await calibrated() : undefined });
+
+  /**
+   * The layers an accuracy budget sends back to float (once per jit function): decided on the
+   * calibration samples of the first signature, by their own trace, and applied to every signature.
+   */
+  let budgetReverted: Promise<string[]> | undefined;
+  const reverted = () => (budgetReverted ??= (async () => {
     const q = quant!;
-    const base = { mode: q.mode, perChannel: q.perChannel ?? true, ranges: q.mode === "int8" ? await calibrated() : undefined };
-    let reverted: string[] = [];
-    if (q.maxError !== undefined || q.minTop1 !== undefined) {
-      // the budget is decided on the calibration samples (their own trace), then applied here
-      const groups = [...(await sampleGroups(q.calibration ?? [])).values()];
-      const probe = groups.find((g) => g.graph.inputs.length === graph.inputs.length && g.graph.inputs.every((n, i) => sameShapeDtype(n, graph.inputs[i]))) ?? groups[0]!;
-      const decided = await Q.quantize(probe.graph, { ...base, exclude: q.exclude ?? [], budget: { maxError: q.maxError, minTop1: q.minTop1 }, samples: probe.inputs }, runOpts);
-      reverted = decided.reverted;
-    }
-    const final = await Q.quantize(graph, { ...base, exclude: [...(q.exclude ?? []), ...reverted] }, runOpts);
-    return { compiled: compileGraph(final.graph, backend, { opt, threads: options.threads }), q: { ...final, reverted } };
+    if (q.maxError === undefined && q.minTop1 === undefined) return [];
+    const probe = (await calibrationSamples())[0]!;
+    const decided = await Q.quantize(probe.graph, { ...await baseOptions(), exclude: q.exclude ?? [], budget: { maxError: q.maxError, minTop1: q.minTop1 }, samples: probe.inputs }, runOpts);
+    return decided.reverted;
+  })());
+
+  const quantizedCompile = async (graph: Graph): Promise<{ compiled: Compiled; q: Q.QuantizedGraph }> => {
+    const back = await reverted();
+    const final = await Q.quantize(graph, { ...await baseOptions(), exclude: [...(quant!.exclude ?? []), ...back] }, runOpts);
+    return { compiled: compileGraph(final.graph, backend, { opt, threads: options.threads }), q: { ...final, reverted: back } };
   };
 
   const traceFor = (args: unknown[]): { trace: Trace; leaves: Tensor[] } => {
@@ -334,7 +343,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, options: JitOption
     return new Explanation(trace.signature, c.key, c.backend, c.traced, c.graph, c.passes, sections);
   };
   Object.defineProperty(jitted, "cacheSize", { get: () => traces.size });
-  jitted.clear = () => { traces.clear(); ranges = undefined; };
+  jitted.clear = () => { traces.clear(); ranges = undefined; calibrationGroups = undefined; budgetReverted = undefined; };
   jitted.compile = async (...args: Parameters<F>) => { await traceFor(args).trace.ready; };
   jitted.quantReport = async (samples: readonly unknown[]) => {
     if (!quant) throw new ValueError("quantReport needs a function compiled with the quantize option", { op: "quantReport", site: userSite(), hint: "jit(f, { quantize: { mode: \"int8\", calibration } })" });

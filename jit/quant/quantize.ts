@@ -158,8 +158,10 @@ export function quantizeGraph(g: Graph, sites: readonly QuantSite[], o: Quantize
     const site = byAnchor.get(n);
     if (!site) return undefined;
     const x = ins[0]!;
-    const actKey = `${x.id}:${o.mode === "int8" ? site.key : site.op}`;
-    let dq = o.mode === "int8-dynamic" ? acts.get(actKey) : undefined;
+    // sites reading one activation with the same parameters (Q, K, V projections) share its copy
+    const range = o.ranges?.get(site.key);
+    const actKey = `${x.id}:${o.mode === "int8" ? `${range?.min}:${range?.max}` : site.op}`;
+    let dq = acts.get(actKey);
     if (!dq) { dq = fakeQuantActivation(x, site, o); acts.set(actKey, dq); }
     const y = node(n.op, [dq, fakeQuantWeight(site, o.perChannel)], n.attrs, undefined, n.site);
     outputs.set(site.key, y);
